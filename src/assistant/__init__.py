@@ -1,0 +1,3 @@
+"""Brief Assistant: grounded, paragraph-cited answers over a policy brief."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,205 @@
+"""Command line: parses, wires (through Assistant) and prints. No logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ask questions of a policy brief; every answer cites its paragraphs.")
+index_app = typer.Typer(no_args_is_help=True, help="Build and inspect the embeddings index.")
+corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and fetch the corpus documents.")
+app.add_typer(index_app, name="index")
+app.add_typer(corpus_app, name="corpus")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _assistant(**overrides):
+    from assistant.chat import Assistant
+
+    return Assistant.from_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+@index_app.command("rebuild")
+def index_rebuild(
+    full: Annotated[bool, typer.Option("--full", help="Re-embed everything from scratch.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Rebuild the index: only new or changed paragraphs are embedded (unless --full)."""
+    assistant = _assistant()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task("loading model", total=None)
+        assistant.embedder  # noqa: B018 - load before the bar starts counting
+        bar.update(task, description="embedding chunks")
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = assistant.rebuild(full=full, progress=progress)
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
+    mode = "full" if report.full else "incremental"
+    why = f" ({report.reason_full})" if report.full and report.reason_full else ""
+    out.print(f"Index {report.version} built ({mode}{why}): "
+              f"{len(report.added)} added, {len(report.changed)} changed, "
+              f"{len(report.removed)} removed paragraphs; {report.chunks_embedded} chunks embedded, "
+              f"{report.chunks_reused} reused, {report.chunks_total} in all.", highlight=False)
+
+
+@index_app.command("status")
+def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Is the index fresh, and if not, why."""
+    status = _assistant().status()
+    if as_json:
+        _print_json(status.to_json())
+        return
+    data = status.to_json()
+    state = "[green]fresh[/]" if status.fresh else "[yellow]stale[/]"
+    out.print(f"Index: {state}", highlight=False)
+    for r in status.reasons:
+        out.print(f"  - {r}", highlight=False)
+    if status.manifest:
+        out.print(f"{data['paragraphs']} paragraphs, {data['chunks']} chunks, model "
+                  f"{data['embedding_model']}, built {data['built_at']} ({data['version']}, "
+                  f"{data['store']['mode']})", highlight=False)
+    if not status.fresh:
+        raise typer.Exit(0)
+
+
+@corpus_app.command("list")
+def corpus_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Documents in the corpus with their paragraph counts."""
+    assistant = _assistant()
+    corpus = assistant.corpus
+    rows = [{"doc_id": d.doc_id, "title": d.title, "kind": d.kind, "path": d.path,
+             "paragraphs": len(d.paragraphs)} for d in corpus.documents]
+    from assistant.corpus.fetch import pending
+
+    missing = [s["file"] for s in pending(Path(assistant.settings.corpus_dir))]
+    if as_json:
+        _print_json({"documents": rows, "missing": missing, "warnings": corpus.warnings})
+        return
+    table = Table("doc_id", "title", "kind", "paragraphs", "file")
+    for r in rows:
+        table.add_row(r["doc_id"], r["title"], r["kind"], str(r["paragraphs"]), r["path"])
+    out.print(table)
+    for name in missing:
+        out.print(f"Not downloaded: {name} (run `assistant corpus fetch`)", highlight=False)
+    for w in corpus.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+@corpus_app.command("show")
+def corpus_show(
+    paragraph_id: str,
+    context: Annotated[int, typer.Option(help="Neighbouring paragraphs on each side.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A paragraph with its neighbours."""
+    corpus = _assistant().corpus
+    para = corpus.paragraph(paragraph_id)
+    if para is None:
+        raise AssistantError(f"No paragraph '{paragraph_id}'. IDs look like 'oped:015a5c71'; "
+                             "`assistant corpus list` shows the documents and `assistant search "
+                             "TEXT` finds paragraphs.")
+    doc = corpus.document(para.doc_id)
+    lo, hi = max(0, para.position - context), para.position + context + 1
+    around = doc.paragraphs[lo:hi]
+    if as_json:
+        _print_json({"paragraph_id": para.id, "doc_id": doc.doc_id, "doc_title": doc.title,
+                     "label": para.label, "kind": para.kind.value, "section": para.section_path,
+                     "page": para.page, "text": para.text,
+                     "context": [{"paragraph_id": p.id, "label": p.label, "text": p.text}
+                                 for p in around]})
+        return
+    out.print(f"[bold]{doc.title}[/]", highlight=False)
+    for p in around:
+        where = " · ".join(x for x in (p.section_path, f"p. {p.page}" if p.page else "") if x)
+        style = "bold" if p.id == para.id else "dim"
+        out.print(f"\n[{style}]{p.label}[/] ({p.id}, {p.kind.value}){' — ' + where if where else ''}",
+                  highlight=False)
+        out.print(p.text, style=None if p.id == para.id else "dim", highlight=False, markup=False)
+
+
+@corpus_app.command("fetch")
+def corpus_fetch(timeout: Annotated[float, typer.Option(help="Seconds per download.")] = 60.0) -> None:
+    """Download the originals listed in corpus/sources.toml that are missing."""
+    from assistant.corpus.fetch import fetch_one, pending
+
+    corpus_dir = Path(Settings().corpus_dir)
+    todo = pending(corpus_dir)
+    if not todo:
+        out.print("Nothing to fetch: every source with `fetch = true` is present.")
+        return
+    for source in todo:
+        rec = fetch_one(source, corpus_dir, timeout)
+        out.print(f"Fetched {rec.file} ({rec.bytes:,} bytes, sha256 {rec.sha256[:16]}…). "
+                  "Run `assistant index rebuild` to index it.", highlight=False)
+
+
+@app.command("search")
+def search(query: str, k: Annotated[int, typer.Option("-k")] = 5,
+           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The paragraphs nearest a query (retrieval only, no answer)."""
+    assistant = _assistant()
+    _warn_if_stale(assistant)
+    hits = assistant.dense_search(query, k)
+    rows = []
+    for h in hits:
+        p = assistant.corpus.paragraph(h.paragraph_id)
+        rows.append({"paragraph_id": h.paragraph_id, "label": p.label if p else h.paragraph_id,
+                     "score": round(h.score, 4), "text": p.text if p else ""})
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        out.print(f"[bold]{r['label']}[/] ({r['paragraph_id']}, {r['score']:.3f})", highlight=False)
+        out.print(r["text"][:300], highlight=False, markup=False)
+
+
+def _warn_if_stale(assistant) -> None:
+    status = assistant.status()
+    if status.manifest and not status.fresh:
+        err.print("[yellow]warning:[/] the index is stale (" + "; ".join(status.reasons) + ")",
+                  highlight=False)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except AssistantError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

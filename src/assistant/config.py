@@ -1,0 +1,56 @@
+"""Settings: defaults in code < assistant.toml (in the working directory) < ASSISTANT_* env
+< CLI flags (passed as keyword arguments)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def offline_environment() -> None:
+    """No code path may download anything: force hubs offline and telemetry off."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", toml_file="assistant.toml", extra="ignore"
+    )
+
+    # corpus
+    corpus_dir: Path = Path("corpus")
+    max_file_mb: float = Field(50.0, gt=0, description="larger corpus files are refused")
+    # index
+    index_dir: Path = Path("index")
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")
+    collection_prefix: str = "brief"
+    embedding_model: str = Field(BUNDLED_MODEL, description="bundled model or a local path")
+    embed_batch_size: int = Field(32, gt=0)
+    chunk_max_tokens: int = Field(240, ge=32, le=256, description="word pieces per chunk")
+    keep_versions: int = Field(2, ge=1, description="index versions kept on disk")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

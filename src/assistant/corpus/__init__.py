@@ -1,0 +1,1 @@
+"""Documents, paragraphs and the readers that produce them."""

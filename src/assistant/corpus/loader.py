@@ -1,0 +1,180 @@
+"""Load the corpus directory into Documents: read each file, assign stable paragraph IDs,
+labels and kinds, and report (never raise for) files that cannot be read."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.corpus.models import NUMBERED_KINDS, Block, Document, Kind, Paragraph
+from assistant.corpus.readers import SUPPORTED_SUFFIXES, reader_for
+from assistant.corpus.text import file_hash, normalise
+from assistant.errors import AssistantError, CorpusError
+
+SOURCES_FILE = "sources.toml"
+FETCHED_FILE = "fetched.json"
+_IGNORED = {SOURCES_FILE, FETCHED_FILE}
+_KIND_LABELS = {
+    Kind.HEADING: "heading", Kind.CAPTION: "caption", Kind.BYLINE: "byline",
+    Kind.METADATA: "metadata", Kind.FOOTNOTE: "footnote", Kind.BIO: "author bio",
+    Kind.MARGIN_NOTE: "margin note",
+}
+
+
+@dataclass
+class Corpus:
+    documents: list[Document] = field(default_factory=list)
+    file_hashes: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def paragraphs(self) -> list[Paragraph]:
+        return [p for d in self.documents for p in d.paragraphs]
+
+    def document(self, doc_id: str) -> Document | None:
+        return next((d for d in self.documents if d.doc_id == doc_id), None)
+
+    def paragraph(self, paragraph_id: str) -> Paragraph | None:
+        doc_id = paragraph_id.split(":", 1)[0]
+        doc = self.document(doc_id)
+        return doc.by_id(paragraph_id) if doc else None
+
+
+def load_sources(corpus_dir: Path) -> list[dict]:
+    path = corpus_dir / SOURCES_FILE
+    if not path.exists():
+        return []
+    try:
+        return list(tomllib.loads(path.read_text("utf-8")).get("document", []))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AssistantError(f"{path} is not valid TOML ({exc}). Fix it and run the command again.")
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every candidate document file, sorted; sources.toml, READMEs and dotfiles excluded."""
+    if not corpus_dir.is_dir():
+        raise AssistantError(f"Corpus directory {corpus_dir} does not exist. Create it or set "
+                             "ASSISTANT_CORPUS_DIR to the folder that holds the documents.")
+    return sorted(
+        p for p in corpus_dir.rglob("*")
+        if p.is_file() and p.name not in _IGNORED and not p.name.startswith(".")
+        and not p.name.lower().startswith("readme")
+    )
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "doc"
+
+
+def _strip_parenthetical(text: str) -> str:
+    return re.sub(r"\s*\([^)]*\)\s*$", "", text).strip()
+
+
+def _section_label(section: tuple[str, ...]) -> str:
+    """The innermost heading below the title, without a trailing "(chapter III, p. 116)"."""
+    return _strip_parenthetical(section[-1]) if len(section) >= 2 else ""
+
+
+def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
+                     label_scope: str = "document") -> list[Paragraph]:
+    """Assign IDs and labels. The ID hashes the paragraph's own normalised text (and its
+    occurrence number when the text repeats), so it survives edits to other paragraphs."""
+    seen: dict[str, int] = {}
+    used: set[str] = set()
+    counters: dict[tuple, int] = {}
+    paragraphs: list[Paragraph] = []
+    for position, block in enumerate(blocks):
+        search = normalise(block.text)
+        content = hashlib.sha256(search.encode("utf-8")).hexdigest()
+        seen[content] = seen.get(content, 0) + 1
+        digest = hashlib.sha256(f"{content}#{seen[content]}".encode()).hexdigest()
+        n = 8
+        while f"{doc_id}:{digest[:n]}" in used:
+            n += 2
+        pid = f"{doc_id}:{digest[:n]}"
+        used.add(pid)
+
+        if label_scope == "page" and block.page is not None:
+            scope, prefix = ("page", block.page), f"p. {block.page}"
+        elif label_scope == "section" and _section_label(block.section):
+            scope = ("section", block.section)
+            prefix = f"{short_title} — {_section_label(block.section)}"
+        else:
+            scope, prefix = ("document",), short_title
+        if block.kind in NUMBERED_KINDS:
+            counters[scope] = counters.get(scope, 0) + 1
+            label = f"{prefix} ¶{counters[scope]}"
+        elif block.kind is Kind.HEADING:
+            label = f"{short_title} § {_strip_parenthetical(block.text)[:60]}"
+        elif block.kind is Kind.FOOTNOTE and block.footnote_label:
+            label = f"{short_title} footnote {block.footnote_label}"
+        else:
+            key = (scope, block.kind)
+            counters[key] = counters.get(key, 0) + 1
+            label = f"{prefix} {_KIND_LABELS[block.kind]}"
+            if counters[key] > 1:
+                label += f" {counters[key]}"
+        paragraphs.append(Paragraph(
+            id=pid, doc_id=doc_id, position=position, kind=block.kind, label=label,
+            text=block.text, search_text=search, section=block.section, page=block.page,
+            footnote_refs=block.footnote_refs, footnote_label=block.footnote_label,
+            content_hash=content,
+        ))
+    return paragraphs
+
+
+def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Document, list[str]]:
+    """Read one corpus file into a Document. Raises CorpusError naming the file."""
+    reader = reader_for(path.suffix)
+    if reader is None:
+        raise CorpusError(f"{rel}: unsupported file type '{path.suffix or '(none)'}' (supported: "
+                          f"{', '.join(SUPPORTED_SUFFIXES)}); skipped.")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise CorpusError(f"{rel}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit; "
+                          "refused. Raise ASSISTANT_MAX_FILE_MB to index it.")
+    if size == 0:
+        raise CorpusError(f"{rel}: the file is empty; skipped.")
+    parsed = reader(path.read_bytes(), rel)
+    meta = {**parsed.meta, **{k: v for k, v in source.items() if k not in ("file", "fetch")}}
+    doc_id = str(meta.get("doc_id") or slug(path.stem))
+    title = str(meta.get("title") or path.stem)
+    short_title = str(meta.get("short_title") or title)
+    scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
+    paragraphs = build_paragraphs(doc_id, short_title, parsed.blocks, scope)
+    if not paragraphs:
+        raise CorpusError(f"{rel}: no text could be extracted; skipped.")
+    doc = Document(doc_id=doc_id, title=title, kind=str(meta.get("kind") or "document"),
+                   path=rel, short_title=short_title, meta=meta, paragraphs=paragraphs)
+    return doc, parsed.warnings
+
+
+def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0) -> Corpus:
+    corpus_dir = Path(corpus_dir)
+    sources = {s.get("file"): s for s in load_sources(corpus_dir)}
+    corpus = Corpus()
+    for path in corpus_files(corpus_dir):
+        rel = path.relative_to(corpus_dir).as_posix()
+        try:
+            doc, warnings = load_file(path, rel, sources.get(rel, {}), int(max_file_mb * 1e6))
+        except CorpusError as exc:
+            corpus.warnings.append(str(exc))
+            corpus.skipped.append(rel)
+            continue
+        except Exception as exc:  # a reader bug must not take the whole corpus down
+            corpus.warnings.append(f"{rel}: could not be read ({type(exc).__name__}: {exc}); skipped.")
+            corpus.skipped.append(rel)
+            continue
+        if corpus.document(doc.doc_id):
+            corpus.warnings.append(f"{rel}: doc_id '{doc.doc_id}' is already used by another "
+                                   "file; skipped. Give it its own doc_id in sources.toml.")
+            corpus.skipped.append(rel)
+            continue
+        corpus.warnings.extend(warnings)
+        corpus.documents.append(doc)
+        corpus.file_hashes[rel] = file_hash(path.read_bytes())
+    return corpus

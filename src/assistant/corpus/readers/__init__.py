@@ -1,0 +1,55 @@
+"""Readers turn one corpus file into document metadata and a list of Blocks.
+
+Each reader is a function ``read(data: bytes, name: str) -> Parsed``. A reader raises
+``CorpusError`` for a file it cannot read; the loader reports it by name and skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from assistant.corpus.models import Block
+
+
+@dataclass
+class Parsed:
+    meta: dict = field(default_factory=dict)  # title, doc_id, kind, author, date, ...
+    blocks: list[Block] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+Reader = Callable[[bytes, str], Parsed]
+
+
+def reader_for(suffix: str) -> Reader | None:
+    """The reader for a file suffix (".md", ".pdf", ...), or None if unsupported."""
+    suffix = suffix.lower()
+    if suffix in (".md", ".markdown"):
+        from assistant.corpus.readers.markdown import read
+    elif suffix == ".txt":
+        from assistant.corpus.readers.plaintext import read
+    elif suffix in (".html", ".htm"):
+        from assistant.corpus.readers.html import read
+    elif suffix == ".pdf":
+        from assistant.corpus.readers.pdf import read
+    else:
+        return None
+    return read
+
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+
+
+def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
+    """Decode UTF-8 (with or without BOM); fall back to cp1252/latin-1 with a warning."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        for enc in ("cp1252", "latin-1"):
+            try:
+                text = data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            return text, [f"{name}: not valid UTF-8 (byte {exc.start}); decoded as {enc}"]
+    raise AssertionError("latin-1 decodes any bytes")

@@ -1,0 +1,1 @@
+"""The embeddings index: bundled model, chunks, Chroma store, manifest and rebuild."""

@@ -1,0 +1,83 @@
+"""Paragraphs to chunks. A chunk never crosses a paragraph boundary; a paragraph longer than
+the embedding window is split at sentence boundaries into chunks that share its ID. Each chunk
+is embedded with its document title and section as context."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant.corpus.loader import Corpus
+from assistant.corpus.models import Document, Paragraph
+from assistant.corpus.text import split_sentences
+
+CHUNKER_VERSION = 1  # bump when the chunk text or context format changes
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # "<paragraph_id>#<n>"
+    paragraph: Paragraph
+    doc: Document
+    text: str  # the paragraph's (normalised) text, or a run of its sentences
+    context: str  # "title: ...\nsection: ..." prepended for embedding
+
+    @property
+    def embed_text(self) -> str:
+        return f"{self.context}\n\n{self.text}"
+
+    @property
+    def embed_hash(self) -> str:
+        return hashlib.sha256(self.embed_text.encode("utf-8")).hexdigest()[:16]
+
+
+def context_for(doc: Document, paragraph: Paragraph) -> str:
+    section = " > ".join(paragraph.section[1:] or paragraph.section)
+    return f"title: {doc.title}\nsection: {section}" if section else f"title: {doc.title}"
+
+
+def pack_sentences(sentences: list[str], budget: int, count: Callable[[str], int]) -> list[str]:
+    """Greedy runs of whole sentences within the budget; a single over-long sentence is split
+    at word boundaries so nothing is silently truncated by the model."""
+    runs: list[str] = []
+    current = ""
+    for sentence in sentences:
+        pieces = [sentence]
+        if count(sentence) > budget:
+            words, pieces, buf = sentence.split(), [], ""
+            for w in words:
+                if buf and count(f"{buf} {w}") > budget:
+                    pieces.append(buf)
+                    buf = w
+                else:
+                    buf = f"{buf} {w}".strip()
+            pieces.append(buf)
+        for piece in pieces:
+            candidate = f"{current} {piece}".strip()
+            if current and count(candidate) > budget:
+                runs.append(current)
+                current = piece
+            else:
+                current = candidate
+    if current:
+        runs.append(current)
+    return runs
+
+
+def chunk_corpus(corpus: Corpus, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for doc in corpus.documents:
+        for p in doc.paragraphs:
+            context = context_for(doc, p)
+            budget = max(16, max_tokens - 2 - count_tokens(context + "\n\n"))
+            text = p.search_text
+            runs = [text] if count_tokens(text) <= budget else pack_sentences(
+                split_sentences(text), budget, count_tokens)
+            chunks.extend(Chunk(f"{p.id}#{i}", p, doc, run, context) for i, run in enumerate(runs))
+    return chunks
+
+
+def chunking_settings(max_tokens: int) -> dict:
+    return {"max_tokens": max_tokens, "context": "title+section", "splitter": "sentences",
+            "version": CHUNKER_VERSION}

