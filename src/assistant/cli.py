@@ -22,8 +22,8 @@ corpus_app = typer.Typer(no_args_is_help=True, help="Inspect and fetch the corpu
 app.add_typer(index_app, name="index")
 app.add_typer(corpus_app, name="corpus")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _assistant(**overrides):
@@ -45,12 +45,10 @@ def index_rebuild(
     assistant = _assistant()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, disable=quiet, transient=False) as bar:
-        task = bar.add_task("loading model", total=None)
-        assistant.embedder  # noqa: B018 - load before the bar starts counting
-        bar.update(task, description="embedding chunks")
+        task = bar.add_task("reading corpus", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, description="embedding chunks", completed=done, total=total)
 
         report = assistant.rebuild(full=full, progress=progress)
     for w in report.warnings:

@@ -10,12 +10,15 @@ _APOSTROPHES = str.maketrans({"´": "'", "’": "'", "‘": "'", "`": "'", "ʼ":
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"'})
 _DASHES = str.maketrans({"–": "-", "—": "-", "‒": "-", "−": "-"})
 _SPACE = re.compile(r"\s+")
+_SUPERSCRIPT_MARKERS = re.compile(r"(?<=\S)[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
 
 
 def normalise(text: str) -> str:
-    """Unify apostrophes/quotes/dashes, NFKC, collapse whitespace (incl. NBSP)."""
-    text = unicodedata.normalize("NFKC", text)
+    """Unify apostrophes/quotes/dashes, drop superscript footnote markers, NFKC, and
+    collapse whitespace (incl. NBSP)."""
+    text = _SUPERSCRIPT_MARKERS.sub("", text)
     text = text.translate(_APOSTROPHES).translate(_QUOTES).translate(_DASHES)
+    text = unicodedata.normalize("NFKC", text)
     return _SPACE.sub(" ", text).strip()
 
 

@@ -8,11 +8,11 @@ sentence-transformers model folder.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 from llama_index.core.embeddings import BaseEmbedding
 
@@ -85,35 +85,59 @@ class WordCounter:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
 
-@dataclass
 class Embedder:
-    info: ModelInfo
-    model: BaseEmbedding  # a llama-index embedding
-    dim: int
-    count_tokens: Any  # callable str -> int (word pieces, without special tokens)
-    max_tokens: int  # the model's window, special tokens included
+    """The configured embedding model. Cheap to create: the tokenizer (for counting word
+    pieces) loads at once, the network itself only when something must be embedded."""
+
+    def __init__(self, info: ModelInfo, path: Path | None, dim: int, batch_size: int = 32):
+        self.info, self.path, self.dim, self.batch_size = info, path, dim, batch_size
+        self.max_tokens = 256
+        if path is None:
+            self.count_tokens = WordCounter()
+        else:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self.count_tokens = lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+            cfg = path / "sentence_bert_config.json"
+            if cfg.exists():
+                self.max_tokens = int(json.loads(cfg.read_text()).get("max_seq_length", 256))
+
+    @cached_property
+    def model(self) -> BaseEmbedding:
+        """The llama-index embedding model (loads torch and the weights: seconds)."""
+        if self.path is None:
+            return HashingEmbedding(dim=self.dim, model_name=self.info.name)
+        from transformers.utils import logging as hf_logging
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        model = HuggingFaceEmbedding(model_name=str(self.path), device="cpu",
+                                     embed_batch_size=self.batch_size,
+                                     cache_folder=str(self.path.parent))
+        st = model._model
+        dim = st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension") else \
+            st.get_sentence_embedding_dimension()
+        if int(dim) != self.dim:
+            raise AssistantError(f"The model at {self.path} gives {dim}-d vectors, its config says "
+                                 f"{self.dim}. Check ASSISTANT_EMBEDDING_MODEL.")
+        return model
+
+
+def _model_dim(path: Path) -> int:
+    pooling = path / "1_Pooling" / "config.json"
+    if pooling.exists():
+        return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+    return int(json.loads((path / "config.json").read_text())["hidden_size"])
 
 
 def load_embedder(spec: str, batch_size: int = 32) -> Embedder:
-    """Load the configured model offline. Heavy: call once and share the result."""
+    """The configured model, loaded offline from an installed package or a local path."""
     offline_environment()
     info, path = resolve_model(spec)
     if path is None:
-        dim = int(spec[5:] or 384)
-        return Embedder(info, HashingEmbedding(dim=dim, model_name=info.name), dim,
-                        WordCounter(), 256)
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
-    model = HuggingFaceEmbedding(model_name=str(path), device="cpu", embed_batch_size=batch_size,
-                                 cache_folder=str(path.parent))
-    st = model._model
-    tokenizer = st.tokenizer
-    dim = int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
-              else st.get_sentence_embedding_dimension())
-
-    def count_tokens(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    return Embedder(info, model, dim, count_tokens, int(st.max_seq_length))
-
-
+        return Embedder(info, None, int(spec[5:] or 384), batch_size)
+    return Embedder(info, path, _model_dim(path), batch_size)
