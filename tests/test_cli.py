@@ -1,0 +1,79 @@
+"""The CLI end to end, as a user runs it (subprocess, hashed embedder for speed)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def run(corpus_dir, tmp_path):
+    env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(corpus_dir),
+               ASSISTANT_INDEX_DIR=str(tmp_path / "index"), ASSISTANT_EMBEDDING_MODEL="hash:384",
+               HF_HUB_OFFLINE="1", COLUMNS="200")
+
+    def run(*args, code=0):
+        res = subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == code, res.stderr
+        assert "Traceback" not in res.stderr
+        return res
+
+    return run
+
+
+def test_rebuild_status_list_show(run, corpus_dir):
+    res = run("index", "status", "--json")
+    assert json.loads(res.stdout)["fresh"] is False
+    res = run("index", "rebuild")
+    assert "47 added, 0 changed, 0 removed paragraphs" in res.stdout
+    assert "embedding chunks" in res.stderr  # the progress bar
+    status = json.loads(run("index", "status", "--json").stdout)
+    assert status["fresh"] and status["paragraphs"] == 47
+    assert status["documents"][0] == {"doc_id": "oped", "title": "The road back to effective "
+                                      "multilateralism: A view from Mexico", "kind": "article",
+                                      "paragraphs": 17}
+    listing = json.loads(run("corpus", "list", "--json").stdout)
+    assert [d["paragraphs"] for d in listing["documents"]] == [17, 30]
+    assert listing["missing"] == ["WESP2021_FullReport.pdf"]
+    shown = json.loads(run("corpus", "list").stdout and run("search", "Okonjo-Iweala WTO", "--json").stdout)
+    pid = shown[0]["paragraph_id"]
+    res = json.loads(run("corpus", "show", pid, "--json").stdout)
+    assert res["text"].startswith("2. Making the multilateral trading system work")
+    assert [c["label"] for c in res["context"]] == ["Op-ed ¶5", "Op-ed ¶6", "Op-ed ¶7"]
+    text = run("corpus", "show", pid).stdout
+    assert "Op-ed ¶6" in text and "1. Supporting" in text and "3. Putting" in text
+
+
+def test_clear_errors_without_traceback(run):
+    res = run("search", "GDP", code=1)
+    assert "No index" in res.stderr and "assistant index rebuild" in res.stderr
+    res = run("corpus", "show", "oped:nothere", code=1)
+    assert "No paragraph 'oped:nothere'" in res.stderr
+
+
+def test_fetch_fails_with_one_clear_line_when_offline(run, corpus_dir):
+    sources = corpus_dir / "sources.toml"
+    # a closed loopback port stands in for "no network"; the real URL stays in the real file
+    sources.write_text(sources.read_text("utf-8").replace(
+        "https://www.un.org/development/desa/dpad/wp-content/uploads/sites/45/WESP2021_FullReport.pdf\"\nfetch = true",
+        "http://127.0.0.1:9/WESP2021_FullReport.pdf\"\nfetch = true"), "utf-8")
+    res = run("corpus", "fetch", "--timeout", "5", code=1)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "WESP2021_FullReport.pdf" in lines[0]
+    assert "cannot download" in lines[0] and "Indexing works without it" in lines[0]
+    assert not (corpus_dir / "WESP2021_FullReport.pdf").exists()
+    run("index", "rebuild", "-q")  # indexing works without it
+
+
+def test_real_sources_list_the_report_pdf():
+    import tomllib
+    from pathlib import Path
+
+    data = tomllib.loads((Path(__file__).parents[1] / "corpus" / "sources.toml").read_text("utf-8"))
+    urls = {d["file"]: d["url"] for d in data["document"]}
+    assert urls["WESP2021_FullReport.pdf"] == ("https://www.un.org/development/desa/dpad/wp-content/"
+                                               "uploads/sites/45/WESP2021_FullReport.pdf")
+    assert urls["oped-road-back-to-multilateralism.md"].startswith("https://americas.chathamhouse.org/")
