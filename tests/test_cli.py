@@ -28,15 +28,15 @@ def test_rebuild_status_list_show(run, corpus_dir):
     res = run("index", "status", "--json")
     assert json.loads(res.stdout)["fresh"] is False
     res = run("index", "rebuild")
-    assert "47 added, 0 changed, 0 removed paragraphs" in res.stdout
+    assert "49 added, 0 changed, 0 removed paragraphs" in res.stdout
     assert "embedding chunks" in res.stderr  # the progress bar
     status = json.loads(run("index", "status", "--json").stdout)
-    assert status["fresh"] and status["paragraphs"] == 47
+    assert status["fresh"] and status["paragraphs"] == 49
     assert status["documents"][0] == {"doc_id": "oped", "title": "The road back to effective "
                                       "multilateralism: A view from Mexico", "kind": "article",
-                                      "paragraphs": 17}
+                                      "paragraphs": 18}
     listing = json.loads(run("corpus", "list", "--json").stdout)
-    assert [d["paragraphs"] for d in listing["documents"]] == [17, 30]
+    assert [d["paragraphs"] for d in listing["documents"]] == [18, 31]
     assert listing["missing"] == ["WESP2021_FullReport.pdf"]
     shown = json.loads(run("corpus", "list").stdout and run("search", "Okonjo-Iweala WTO", "--json").stdout)
     pid = shown[0]["paragraph_id"]

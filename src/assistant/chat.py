@@ -1,41 +1,61 @@
-"""The Assistant facade: the one place that wires settings, corpus, model and index together.
-The CLI, the web chat and the evaluation suite all go through it."""
+"""The Assistant facade: the one place that wires settings, corpus, model, index, retriever and
+answerers together. The CLI, the web chat and the evaluation suite all go through it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
 from functools import cached_property
 
+import numpy as np
+
+from assistant.answer import followup
+from assistant.answer.extractive import ExtractiveAnswerer, build_idf, to_sentences
+from assistant.answer.types import MAX_QUESTION_CHARS, Answer, Citation, Passage
 from assistant.config import Settings, offline_environment
 from assistant.corpus.loader import Corpus, load_corpus
+from assistant.corpus.text import split_sentences
+from assistant.errors import QuestionError
+from assistant.index.chunks import chunk_corpus
 from assistant.index.embedding import Embedder, load_embedder
 from assistant.index.reader import OpenIndex, open_index
 from assistant.index.rebuild import Progress, RebuildReport, rebuild
 from assistant.index.status import IndexStatus, index_status
+from assistant.retrieve import RetrievalConfig, Retriever
+
+NEAREST_ON_REFUSAL = 3
+REPORT_KINDS = ("digest", "report")
 
 
-@dataclass
-class Hit:
-    paragraph_id: str
-    chunk_id: str
-    score: float
+def check_question(question: str) -> str:
+    question = " ".join(str(question or "").split())
+    if not question:
+        raise QuestionError("The question is empty. Ask something about the op-ed or the UN report.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(question)} characters long; the limit is "
+                            f"{MAX_QUESTION_CHARS}. Ask a shorter question.")
+    return question
 
 
 class Assistant:
     def __init__(self, settings: Settings,
-                 embedder_factory: Callable[[str, int], Embedder] = load_embedder):
+                 embedder_factory: Callable[[str, int, int], Embedder] = load_embedder,
+                 retrieval: RetrievalConfig | None = None):
         offline_environment()
         self.settings = settings
         self._embedder_factory = embedder_factory
+        self.retrieval_config = retrieval or RetrievalConfig()
+        self._sentence_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides) -> Assistant:
         return cls(settings or Settings(**overrides))
 
+    # -- wiring (each part built once, on first use) --------------------------------------------
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder_factory(self.settings.embedding_model, self.settings.embed_batch_size)
+        return self._embedder_factory(self.settings.embedding_model, self.settings.embed_batch_size,
+                                      self.settings.torch_threads)
 
     @cached_property
     def corpus(self) -> Corpus:
@@ -45,23 +65,132 @@ class Assistant:
     def index(self) -> OpenIndex:
         return open_index(self.settings, self.embedder)
 
+    @cached_property
+    def retriever(self) -> Retriever:
+        chunks = chunk_corpus(self.corpus, self.embedder.count_tokens, self.settings.chunk_max_tokens)
+        return Retriever(self.corpus, chunks, self.index.collection, self.embedder,
+                         self.retrieval_config)
+
+    @cached_property
+    def extractive(self) -> ExtractiveAnswerer:
+        paragraphs = self.corpus.paragraphs
+        from assistant.answer.evidence import terms
+
+        vocabulary = {t for p in paragraphs for t in terms(p.search_text)}
+        context = {d.doc_id: " ".join(str(d.meta.get(k, "")) for k in
+                                      ("title", "short_title", "author", "publisher", "series"))
+                   for d in self.corpus.documents}
+        corpus_text = " ".join(p.search_text for p in paragraphs)
+        return ExtractiveAnswerer(self.embed_sentences, corpus_text, vocabulary,
+                                  build_idf([p.search_text for p in paragraphs]), context)
+
+    def embed_sentences(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised sentence embeddings, cached for the life of the process."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
+        if missing:
+            vectors = np.asarray(self.embedder.model.get_text_embedding_batch(missing), dtype=np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+            self._sentence_vectors.update(zip(missing, vectors))
+        return np.stack([self._sentence_vectors[t] for t in texts]) if texts else np.zeros((0, 1))
+
+    def warm_up(self) -> None:
+        """Load everything and embed every corpus sentence, so the first question is fast."""
+        from assistant.answer.extractive import _strip_list_number
+
+        self.retriever  # noqa: B018
+        self.embed_sentences([s for p in self.corpus.paragraphs
+                              for s in split_sentences(_strip_list_number(p.text))])
+
+    # -- index ----------------------------------------------------------------------------------
     def status(self) -> IndexStatus:
         return index_status(self.settings)
 
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> RebuildReport:
         report = rebuild(self.settings, self.embedder, full=full, progress=progress)
-        for name in ("corpus", "index"):
+        for name in ("corpus", "index", "retriever", "extractive"):
             self.__dict__.pop(name, None)
         return report
 
-    def dense_search(self, query: str, k: int = 5) -> list[Hit]:
-        """Nearest chunks by embedding, collapsed to their best-scoring paragraph."""
+    def doc_filter(self, doc: str | None) -> list[str] | None:
+        """A doc_id, or "report" for every digest/report document; None for all."""
+        if not doc or doc == "all":
+            return None
+        ids = [d.doc_id for d in self.corpus.documents]
+        if doc in ids:
+            return [doc]
+        if doc in ("report", "un-report", "wesp"):
+            return [d.doc_id for d in self.corpus.documents if d.kind in REPORT_KINDS]
+        from assistant.errors import AssistantError
+
+        raise AssistantError(f"Unknown document '{doc}'. Use one of: all, report, {', '.join(ids)}.")
+
+    def search(self, query: str, k: int = 8, doc: str | None = None) -> list[Passage]:
+        return self.retriever.search(check_question(query), k=k, docs=self.doc_filter(doc))
+
+    def dense_search(self, query: str, k: int = 5):
+        """Dense retrieval only, as (paragraph_id, cosine) pairs (index checks and tests)."""
+        from dataclasses import dataclass
+
+        @dataclass
+        class Hit:
+            paragraph_id: str
+            score: float
+
         vector = self.embedder.model.get_query_embedding(query)
         res = self.index.collection.query(query_embeddings=[vector], n_results=min(k * 3, 50),
                                           include=["metadatas", "distances"])
         hits: dict[str, Hit] = {}
-        for cid, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0]):
-            pid = meta["paragraph_id"]
-            if pid not in hits:
-                hits[pid] = Hit(pid, cid, 1.0 - float(dist))
+        for meta, dist in zip(res["metadatas"][0], res["distances"][0]):
+            hits.setdefault(meta["paragraph_id"], Hit(meta["paragraph_id"], 1.0 - float(dist)))
         return list(hits.values())[:k]
+
+    # -- answers --------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None = None, backend: str = "extractive",
+            doc: str | None = None) -> Answer:
+        answer = None
+        for event in self.stream(question, history, backend, doc):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: list[dict] | None = None,
+               backend: str = "extractive", doc: str | None = None) -> Iterator[str | Answer]:
+        """Yields text deltas as the answer is written, then the final, checked Answer."""
+        question = check_question(question)
+        self.retriever, self.extractive  # noqa: B018 - load once, outside the timings
+        t0 = time.perf_counter()
+        warnings = self._stale_warning()
+        resolved = followup.resolve(question, history or [])
+        vector = self.embedder.model.get_query_embedding(resolved)
+        passages = self.retriever.search(resolved, k=8, docs=self.doc_filter(doc), vector=vector)
+        t1 = time.perf_counter()
+        draft = self.extractive.draft(question, resolved, passages, vector)
+        if draft.refused:
+            answer = self._refusal(question, passages, "extractive", draft.reason)
+        else:
+            sentences, cited = to_sentences(draft, draft.passages)
+            citations = [Citation.from_passage(n, draft.passages[i]) for n, i in enumerate(cited, 1)]
+            answer = Answer(question, sentences, citations, False, "extractive")
+        t2 = time.perf_counter()
+        answer.resolved_question = resolved
+        answer.warnings = warnings + answer.warnings
+        answer.timings_ms = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000,
+                             "total": (t2 - t0) * 1000}
+        yield answer.text
+        yield answer
+
+    def _refusal(self, question: str, passages: list[Passage], backend: str, reason: str) -> Answer:
+        nearest = [Citation.from_passage(n, p, supported=False)
+                   for n, p in enumerate(passages[:NEAREST_ON_REFUSAL], 1)]
+        return Answer(question, [], nearest, True, backend, warnings=[f"refused: {reason}"])
+
+    def _stale_warning(self) -> list[str]:
+        try:
+            status = self.status()
+        except Exception:
+            return []
+        if status.manifest and not status.fresh:
+            return ["The index is stale (" + "; ".join(status.reasons) + "). Answers come from the "
+                    "old index; run `assistant index rebuild`."]
+        return []

@@ -172,6 +172,66 @@ def search(query: str, k: Annotated[int, typer.Option("-k")] = 5,
         out.print(r["text"][:300], highlight=False, markup=False)
 
 
+@app.command("ask")
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question (omit with --batch).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of DESIGN.md.")] = False,
+    backend: Annotated[str | None, typer.Option(help="extractive | openai | local")] = None,
+    doc: Annotated[str | None, typer.Option("--doc", help="Only this doc_id, or 'report'.")] = None,
+    batch: Annotated[Path | None, typer.Option(help="JSONL file: {id, question, history}.")] = None,
+) -> None:
+    """Answer a question with paragraph citations (or every line of a --batch file)."""
+    from assistant.errors import QuestionError
+
+    assistant = _assistant()
+    if batch is None:
+        if question is None:
+            raise AssistantError("Give a QUESTION, or --batch FILE.jsonl.")
+        answer = assistant.ask(question, backend=backend, doc=doc)
+        if as_json:
+            _print_json(answer.to_json())
+        else:
+            _print_answer(answer)
+        return
+    try:
+        lines = batch.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise AssistantError(f"Cannot read {batch}: {exc.strerror}.") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            answer = assistant.ask(item["question"], item.get("history") or [], backend=backend,
+                                   doc=item.get("doc", doc))
+            data = answer.to_json(item.get("id"))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            data = {"id": None, "error": f"line {number}: not a JSON object with a 'question' ({exc})"}
+        except QuestionError as exc:
+            data = {"id": item.get("id"), "question": item.get("question"), "error": str(exc)}
+        if as_json:
+            _print_json(data)
+        elif "error" in data:
+            err.print(f"[red]error:[/] {data['error']}", highlight=False)
+        else:
+            out.print(f"[bold]{data['id']}[/] {data['question']}", highlight=False)
+            _print_answer(answer)
+
+
+def _print_answer(answer) -> None:
+    for w in answer.warnings:
+        if not w.startswith("refused:"):
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    out.print(answer.text, highlight=False, markup=False)
+    title = "Nearest passages:" if answer.refused else "Sources:"
+    out.print(f"\n[bold]{title}[/]", highlight=False)
+    for c in answer.citations:
+        excerpt = c.text if len(c.text) <= 240 else c.text[:237] + "..."
+        flag = "" if c.supported or answer.refused else " [red](not supported)[/]"
+        out.print(f"[{c.n}] [bold]{c.display_label}[/]{flag} ({c.paragraph_id})", highlight=False)
+        out.print(f"    {excerpt}", highlight=False, markup=False)
+
+
 def _warn_if_stale(assistant) -> None:
     status = assistant.status()
     if status.manifest and not status.fresh:

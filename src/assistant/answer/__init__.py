@@ -1,0 +1,2 @@
+"""Answers with paragraph citations: types, the extractive answerer, LLM backends,
+citation checking and refusal."""

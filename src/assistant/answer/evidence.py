@@ -1,0 +1,70 @@
+"""Lexical evidence shared by the answerer, the refusal checks and citation checking:
+content terms, numbers and named entities of a text."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.corpus.text import normalise
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers him his how i if in into is it its itself just me more most my
+no nor not now of off on once only or other our out over own same she should so some such than
+that the their them then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours according say says
+said tell me give explain describe brief report op ed oped article digest author document text
+un per cent percent much many whose kind sort did does according there according
+""".split())
+QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+_TERM = re.compile(r"[a-z][a-z0-9'-]*[a-z0-9]|[a-z]")
+_NUMBER = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w])")
+_ENTITY = re.compile(r"\b([A-Z][a-zA-Z'’´-]+(?:\s+(?:and\s+the\s+|of\s+the\s+|of\s+)?[A-Z][a-zA-Z'’´-]+)*)")
+_NOT_ENTITIES = frozenset(("What Which Who Whom Whose When Where Why How Does Do Did Is Are Was "
+                           "Were Can Could Should Would Will The A An And In On Of For To By "
+                           "According Tell Give List Name Explain Describe Compare If I It "
+                           "This That These Those Please Summarise Summarize Also Then So").split())
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: enough to match "countries"/"country", "lockdowns"/"lockdown"."""
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words (no stopwords, no numbers)."""
+    words = _TERM.findall(normalise(text).lower().replace("'s ", " "))
+    return [stem(w.strip("'")) for w in words if w.strip("'") not in STOPWORDS and len(w) > 1]
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as comparable strings: "2,412" -> "2412", "8.0" -> "8", "81%" -> "81"."""
+    out = set()
+    for m in _NUMBER.finditer(normalise(text)):
+        value = m.group(1).replace(",", "")
+        if "." in value:
+            value = value.rstrip("0").rstrip(".")
+        out.add(value)
+    return out
+
+
+def years(text: str) -> set[str]:
+    return {n for n in numbers(text) if len(n) == 4 and n.startswith(("19", "20"))}
+
+
+def entities(text: str) -> list[str]:
+    """Capitalised names in a question ("East Asia", "Okonjo-Iweala", "Trump"), without the
+    question words that start a sentence."""
+    found = []
+    for m in _ENTITY.finditer(normalise(text)):
+        words = m.group(1).split()
+        while words and words[0] in _NOT_ENTITIES:
+            words = words[1:]
+        name = re.sub(r"('s|-)$", "", " ".join(words))
+        if name:
+            found.append(name)
+    return found

@@ -1,0 +1,230 @@
+"""The default answerer: embedded, no LLM. It picks the sentences of the top paragraphs that
+answer the question (scored with the bundled embedding model plus lexical evidence), orders and
+de-duplicates them, and cites each one's paragraph. It never states anything that is not a
+sentence of the paragraph it cites. When the evidence is too weak, or the question rests on
+something the brief does not contain, it refuses with the fixed phrase."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.answer.evidence import entities, numbers, terms, years
+from assistant.answer.types import Passage, Sentence
+from assistant.corpus.text import normalise, split_sentences
+from assistant.retrieve import meta_kinds
+
+QUANTITY_QUESTION = re.compile(
+    r"\b(how (much|many|large|big|fast|high|low|deep|severe)|by how much|what (percentage|share|"
+    r"proportion|rate|figure|number|amount|level)|what was .{0,40}\b(rate|growth|gdp|output)\b)", re.I)
+MULTI_QUESTION = re.compile(r"\b(three|two|four|areas|list|which (areas|regions|groups)|what are|"
+                            r"both|compare|and (for|about|what|how)|each)\b", re.I)
+
+
+@dataclass
+class ExtractiveConfig:
+    max_passages: int = 6
+    max_sentences: int = 3
+    max_sentences_multi: int = 5
+    min_score: float = 0.30  # refuse when the best sentence scores lower (calibrated on dev)
+    keep_ratio: float = 0.78  # further sentences kept when within this ratio of the best
+    w_semantic: float = 0.55
+    w_lexical: float = 0.45
+    w_rank: float = 0.06
+    duplicate_cosine: float = 0.93
+    meta_bonus: float = 0.25  # for byline/metadata/caption sentences on questions about them
+
+
+@dataclass
+class Candidate:
+    passage_index: int
+    position: int
+    text: str
+    score: float = 0.0
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class Draft:
+    """What the answerer decided, before citations are numbered."""
+
+    sentences: list[tuple[Candidate, list[int]]] = field(default_factory=list)  # (sentence, passage idx)
+    refused: bool = False
+    reason: str = ""
+    passages: list[Passage] = field(default_factory=list)  # what the indices refer to
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], corpus_text: str,
+                 vocabulary: set[str], idf: dict[str, float], doc_context: dict[str, str],
+                 config: ExtractiveConfig | None = None):
+        self.embed = embed  # cached sentence embeddings, L2-normalised rows
+        self.corpus_text = corpus_text.lower()
+        self.vocabulary = vocabulary
+        self.idf = idf
+        self.doc_context = doc_context  # doc_id -> title, author, publisher (for entity coverage)
+        self.config = config or ExtractiveConfig()
+
+    # -- refusal checks that need no retrieval ------------------------------------------------
+    def unknown_entities(self, question: str) -> list[str]:
+        return [e for e in entities(question) if normalise(e).lower() not in self.corpus_text]
+
+    def unknown_terms(self, question: str) -> list[str]:
+        return [t for t in terms(question) if t not in self.vocabulary]
+
+    # -- answering ------------------------------------------------------------------------------
+    def draft(self, question: str, resolved: str, passages: list[Passage],
+              query_vector: list[float]) -> Draft:
+        cfg = self.config
+        missing = self.unknown_entities(question)
+        if missing:
+            return Draft(refused=True, reason=f"not in the brief: {', '.join(missing)}")
+        q_terms = set(terms(question)) | set(terms(resolved))
+        unknown = [t for t in terms(question) if t not in self.vocabulary]
+        if len(unknown) >= 2 and len(unknown) * 2 >= len(set(terms(question))):
+            return Draft(refused=True, reason=f"terms not in the brief: {', '.join(unknown)}")
+
+        passages = [p for p in passages if p.kind != "heading"][: cfg.max_passages]
+        cands = [Candidate(i, j, s) for i, p in enumerate(passages)
+                 for j, s in enumerate(split_sentences(_strip_list_number(p.text)))]
+        if not cands:
+            return Draft(refused=True, reason="nothing retrieved")
+        vectors = self.embed([c.text for c in cands])
+        q = np.asarray(query_vector, dtype=np.float32)
+        q /= np.linalg.norm(q) or 1.0
+        weight = sum(self.idf.get(t, 1.0) for t in q_terms) or 1.0
+        for c, v in zip(cands, vectors):
+            c.vector = v
+            p = passages[c.passage_index]
+            s_terms = set(terms(c.text)) | set(terms(p.section))
+            lexical = sum(self.idf.get(t, 1.0) for t in q_terms & s_terms) / weight
+            c.score = (cfg.w_semantic * float(v @ q) + cfg.w_lexical * lexical
+                       + cfg.w_rank / (1 + c.passage_index))
+
+        # the question's own figures and years must be in the evidence, in one sentence
+        q_numbers = numbers(question) | (numbers(resolved) - numbers(question) if not numbers(question) else set())
+        if q_numbers:
+            if len(years(question)) >= 2:  # a comparison across years: the paragraph suffices
+                ok = {i for i, p in enumerate(passages) if q_numbers <= numbers(p.text)}
+                cands = [c for c in cands if c.passage_index in ok]
+            else:
+                cands = [c for c in cands if q_numbers <= numbers(c.text)]
+            if not cands:
+                return Draft(refused=True, reason=f"no paragraph has {', '.join(sorted(q_numbers))}")
+        # the names the question is about must be covered by the evidence's paragraph
+        names = entities(question) or entities(resolved)
+        if names:
+            covered = [c for c in cands if all(
+                normalise(n).lower() in self._coverage(passages[c.passage_index]) for n in names)]
+            if not covered:
+                return Draft(refused=True, reason=f"no paragraph is about {', '.join(names)}")
+            cands = covered
+        if QUANTITY_QUESTION.search(question) or QUANTITY_QUESTION.search(resolved):
+            cands = [c for c in cands if numbers(c.text) - years(c.text)]
+            if not cands:
+                return Draft(refused=True, reason="the brief gives no figure for this")
+
+        wanted = meta_kinds(question) or meta_kinds(resolved)
+        if wanted:  # a question about the document itself: answer from the kinds it asks for
+            meta = [c for c in cands if passages[c.passage_index].kind in {k.value for k in wanted}]
+            for c in meta:
+                c.score += cfg.meta_bonus
+            cands = meta or cands
+        cands.sort(key=lambda c: -c.score)
+        best = cands[0]
+        if best.score < cfg.min_score:
+            return Draft(refused=True, reason=f"weak evidence ({best.score:.2f} < {cfg.min_score})")
+        limit = cfg.max_sentences_multi if MULTI_QUESTION.search(question) else cfg.max_sentences
+        chosen = [best]
+        for c in cands[1:]:
+            if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
+                break
+            if any(float(c.vector @ o.vector) > cfg.duplicate_cosine for o in chosen):
+                continue
+            chosen.append(c)
+        chosen = _with_list_items(_reading_order(chosen), passages)
+        draft = Draft(passages=passages)
+        for c in chosen:
+            draft.sentences.append((c, [c.passage_index] + self._corroborating(c, passages)))
+        return draft
+
+    def _coverage(self, p: Passage) -> str:
+        return normalise(f"{p.text} {p.section} {self.doc_context.get(p.doc_id, '')}").lower()
+
+    @staticmethod
+    def _corroborating(c: Candidate, passages: list[Passage]) -> list[int]:
+        """Other documents' paragraphs that carry the same figure (not just a year): an op-ed
+        claim and the report digest's matching number are cited together."""
+        figures = numbers(c.text) - years(c.text)
+        if not figures:
+            return []
+        own = passages[c.passage_index]
+        out = []
+        for i, p in enumerate(passages):
+            if p.doc_id != own.doc_id and figures & (numbers(p.text) - years(p.text)):
+                shared = set(terms(c.text)) & set(terms(p.text))
+                if len(shared) >= 2:
+                    out.append(i)
+        return out[:1]
+
+
+def _with_list_items(chosen: list[Candidate], passages: list[Passage]) -> list[Candidate]:
+    """A chosen sentence that introduces a list ("three areas stand out ...:") is followed by
+    the first sentence of each list item the retriever brought along."""
+    out: list[Candidate] = []
+    for c in chosen:
+        out.append(c)
+        if not c.text.rstrip().endswith(":"):
+            continue
+        for i in range(c.passage_index + 1, len(passages)):
+            if passages[i].kind != "list_item":
+                break
+            first = split_sentences(_strip_list_number(passages[i].text))[0]
+            item = Candidate(i, 0, first, c.score)
+            if not any(o.passage_index == i for o in chosen):
+                out.append(item)
+    return out
+
+
+def _strip_list_number(text: str) -> str:
+    return re.sub(r"^\s*\d+[.)]\s+", "", text)
+
+
+def _reading_order(chosen: list[Candidate]) -> list[Candidate]:
+    """Keep the best sentence first; sentences of the same paragraph stay in document order."""
+    order: list[Candidate] = []
+    for c in chosen:
+        if c in order:
+            continue
+        same = sorted((o for o in chosen if o.passage_index == c.passage_index), key=lambda o: o.position)
+        order.extend(same)
+    return order
+
+
+def build_idf(texts: list[str]) -> dict[str, float]:
+    df: dict[str, int] = {}
+    for t in texts:
+        for term in set(terms(t)):
+            df[term] = df.get(term, 0) + 1
+    n = len(texts)
+    return {t: math.log(1 + n / d) for t, d in df.items()}
+
+
+def to_sentences(draft: Draft, passages: list[Passage]) -> tuple[list[Sentence], list[int]]:
+    """Number citations by first appearance; returns sentences and the passage index of each n."""
+    cited: list[int] = []
+    sentences = []
+    for cand, idxs in draft.sentences:
+        ns = []
+        for i in idxs:
+            if i not in cited:
+                cited.append(i)
+            ns.append(cited.index(i) + 1)
+        sentences.append(Sentence(text=cand.text, citations=ns, supported=True, quote=cand.text))
+    return sentences, cited

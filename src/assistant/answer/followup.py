@@ -1,0 +1,62 @@
+"""Follow-up questions resolved against the conversation, by heuristics (no LLM): "and in
+2022?", "what about Africa?", "tell me more about the second one", "who said that?"."""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answer.evidence import entities, terms, years
+from assistant.corpus.text import split_sentences
+
+_FOLLOWUP_START = re.compile(
+    r"^\s*(and|but|also|so|what about|how about|what of|and what|and how|how does (that|this|it)|"
+    r"how do (they|those)|compare|tell me more|more about|why( is| was)? that|who (said|says|wrote|"
+    r"claims?) (that|this|it)|where does (that|this|it)|is that|was that|what else)\b", re.I)
+_PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|its|their|there|one|ones)\b", re.I)
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+             "4th": 4, "last": -1}
+_WHO_SAID = re.compile(r"\bwho (said|says|wrote|claims?|argued|argues)\b", re.I)
+
+
+def _last(history: list[dict], role: str) -> str:
+    for turn in reversed(history or []):
+        if turn.get("role") == role and str(turn.get("content", "")).strip():
+            return str(turn["content"])
+    return ""
+
+
+def is_followup(question: str, history: list[dict]) -> bool:
+    if not history or not _last(history, "user"):
+        return False
+    if _FOLLOWUP_START.search(question):
+        return True
+    own_terms = terms(question)
+    return len(own_terms) <= 2 and bool(_PRONOUN.search(question) or years(question))
+
+
+def resolve(question: str, history: list[dict]) -> str:
+    """A standalone question for retrieval and answering (the question itself if it is not a
+    follow-up)."""
+    if not is_followup(question, history):
+        return question
+    prev_q = re.sub(r"\[\d+\]", "", _last(history, "user")).strip()
+    prev_a = re.sub(r"\[\d+\]", "", _last(history, "assistant")).strip()
+    lowered = question.lower()
+    if _WHO_SAID.search(question):
+        return f"Who wrote this? {prev_q}"
+    for word, n in _ORDINALS.items():
+        if re.search(rf"\b{word}\b", lowered) and prev_a:
+            sentences = [s for s in split_sentences(prev_a) if len(s.split()) > 2]
+            if sentences and (n == -1 or n <= len(sentences)):
+                picked = sentences[n - 1] if n > 0 else sentences[-1]
+                return f"{picked} {question}"
+    new_years, old_years = years(question), years(prev_q)
+    if new_years and old_years:
+        resolved = prev_q
+        for old, new in zip(sorted(old_years), sorted(new_years)):
+            resolved = resolved.replace(old, new)
+        return resolved
+    new_entities, old_entities = entities(question), entities(prev_q)
+    if new_entities and old_entities and not _PRONOUN.search(question.split("about")[-1]):
+        return prev_q.replace(old_entities[0], new_entities[0], 1)
+    return f"{prev_q} {question}"

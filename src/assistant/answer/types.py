@@ -1,0 +1,100 @@
+"""The app's own answer types (no llama-index types past retrieve.py)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# The one fixed refusal phrase. The web chat, the CLI and the evaluation suite all use it.
+REFUSAL = "The brief does not say."
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass
+class Passage:
+    """A retrieved paragraph (chunk hits collapsed to their paragraph)."""
+
+    paragraph_id: str
+    doc_id: str
+    doc_title: str
+    label: str
+    kind: str
+    section: str
+    page: int | None
+    text: str  # original display text of the whole paragraph
+    score: float  # fused retrieval score, higher is better
+    dense: float = 0.0  # cosine similarity of the best chunk
+    footnote: str | None = None  # "footnote 1: United Nations, ..., p.116." when linked
+
+
+@dataclass
+class Citation:
+    n: int
+    paragraph_id: str
+    doc_id: str
+    doc_title: str
+    label: str
+    page: int | None
+    section: str
+    text: str
+    score: float
+    supported: bool = True
+    footnote: str | None = None
+
+    @classmethod
+    def from_passage(cls, n: int, p: Passage, supported: bool = True) -> Citation:
+        return cls(n, p.paragraph_id, p.doc_id, p.doc_title, p.label, p.page, p.section,
+                   p.text, round(p.score, 4), supported, p.footnote)
+
+    @property
+    def display_label(self) -> str:
+        """"Op-ed ¶9 → footnote 1: WESP 2021, p. 116" when the paragraph carries a footnote."""
+        return f"{self.label} → {self.footnote}" if self.footnote else self.label
+
+
+@dataclass
+class Sentence:
+    text: str  # without markers
+    citations: list[int]  # the n of each citation supporting it
+    supported: bool = True
+    quote: str = ""  # the sentence of the cited paragraph it rests on, for highlighting
+
+
+@dataclass
+class Answer:
+    question: str
+    sentences: list[Sentence]
+    citations: list[Citation]
+    refused: bool
+    backend: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    resolved_question: str = ""  # the question after follow-up resolution
+
+    @property
+    def text(self) -> str:
+        """The answer with an inline [n] after each sentence."""
+        if self.refused:
+            return REFUSAL
+        parts = []
+        for s in self.sentences:
+            marks = "".join(f"[{n}]" for n in s.citations)
+            parts.append(f"{s.text} {marks}".strip())
+        return " ".join(parts)
+
+    def to_json(self, qid: str | None = None) -> dict:
+        """The JSON of `assistant ask --json` (see DESIGN.md)."""
+        data = {
+            "id": qid,
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [asdict(c) for c in self.citations],
+            "backend": self.backend,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+        if self.sentences:
+            data["sentences"] = [asdict(s) for s in self.sentences]
+        if self.warnings:
+            data["warnings"] = self.warnings
+        return data
