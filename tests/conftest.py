@@ -52,3 +52,19 @@ def corpus():
     from assistant.corpus.loader import load_corpus
 
     return load_corpus(CORPUS)
+
+
+@pytest.fixture(scope="session")
+def real_assistant(tmp_path_factory):
+    """An Assistant over a private copy of the real corpus, indexed with the real bundled
+    model into a real Chroma directory (built once per test session)."""
+    from assistant.chat import Assistant
+    from assistant.config import Settings
+
+    root = tmp_path_factory.mktemp("real")
+    shutil.copytree(CORPUS, root / "corpus")
+    assistant = Assistant(Settings(corpus_dir=root / "corpus", index_dir=root / "index",
+                                   embedding_model=BUNDLED))
+    assistant.rebuild()
+    assistant.warm_up()
+    return assistant

@@ -15,7 +15,7 @@ no nor not now of off on once only or other our out over own same she should so 
 that the their them then there these they this those through to too under until up very was we
 were what when where which while who whom why will with would you your yours according say says
 said tell me give explain describe brief report op ed oped article digest author document text
-un per cent percent much many whose kind sort did does according there according
+un per cent percent much many whose kind sort op-ed
 """.split())
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 _TERM = re.compile(r"[a-z][a-z0-9'-]*[a-z0-9]|[a-z]")
@@ -29,6 +29,8 @@ _NOT_ENTITIES = frozenset(("What Which Who Whom Whose When Where Why How Does Do
 
 def stem(word: str) -> str:
     """A light English stemmer: enough to match "countries"/"country", "lockdowns"/"lockdown"."""
+    if "-" in word:
+        return word
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)] + repl
@@ -64,7 +66,32 @@ def entities(text: str) -> list[str]:
         words = m.group(1).split()
         while words and words[0] in _NOT_ENTITIES:
             words = words[1:]
-        name = re.sub(r"('s|-)$", "", " ".join(words))
-        if name:
-            found.append(name)
+        for name in re.split(r"'s\s+", " ".join(words)):  # "WTO's Appellate Body" -> two names
+            name = re.sub(r"('s|-)$", "", name)
+            if name and name not in _NOT_ENTITIES:
+                found.append(name)
     return found
+
+
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|and\s+|the\s+)*[A-Z][a-z]+)+")
+
+
+def acronym(phrase: str) -> str:
+    """"World Trade Organization" -> "wto" (initials of the capitalised words)."""
+    return "".join(w[0] for w in phrase.split() if w[:1].isupper()).lower()
+
+
+def with_acronyms(text: str) -> str:
+    """Lower-cased text followed by the acronyms of its capitalised names, so "WTO" in a
+    question matches "World Trade Organization" in a paragraph."""
+    extra = [acronym(m.group(0)) for m in _CAPITALISED_RUN.finditer(text)]
+    return normalise(text).lower() + " " + " ".join(a for a in extra if len(a) >= 2)
+
+
+def mentions(name: str, text_with_acronyms: str) -> bool:
+    """Is `name` (an entity of the question) mentioned, by name or acronym, in the text?"""
+    name = normalise(name).lower()
+    if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", text_with_acronyms):
+        return True
+    initials = acronym(name.title()) if " " in name else ""
+    return len(initials) >= 2 and re.search(rf"\b{initials}\b", text_with_acronyms) is not None

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.evidence import entities, numbers, terms, years
+from assistant.answer.evidence import entities, mentions, numbers, terms, with_acronyms, years
 from assistant.answer.types import Passage, Sentence
-from assistant.corpus.text import normalise, split_sentences
+from assistant.corpus.text import split_sentences
 from assistant.retrieve import meta_kinds
 
 QUANTITY_QUESTION = re.compile(
@@ -23,6 +23,11 @@ QUANTITY_QUESTION = re.compile(
     r"proportion|rate|figure|number|amount|level)|what was .{0,40}\b(rate|growth|gdp|output)\b)", re.I)
 MULTI_QUESTION = re.compile(r"\b(three|two|four|areas|list|which (areas|regions|groups)|what are|"
                             r"both|compare|and (for|about|what|how)|each)\b", re.I)
+
+
+# Paragraphs quoted whole rather than sentence by sentence (a caption's credit line alone
+# does not say what the photo shows).
+WHOLE_KINDS = frozenset({"caption", "byline", "metadata", "bio", "footnote"})
 
 
 @dataclass
@@ -65,7 +70,7 @@ class ExtractiveAnswerer:
                  vocabulary: set[str], idf: dict[str, float], doc_context: dict[str, str],
                  config: ExtractiveConfig | None = None):
         self.embed = embed  # cached sentence embeddings, L2-normalised rows
-        self.corpus_text = corpus_text.lower()
+        self.corpus_text = with_acronyms(corpus_text)
         self.vocabulary = vocabulary
         self.idf = idf
         self.doc_context = doc_context  # doc_id -> title, author, publisher (for entity coverage)
@@ -73,7 +78,7 @@ class ExtractiveAnswerer:
 
     # -- refusal checks that need no retrieval ------------------------------------------------
     def unknown_entities(self, question: str) -> list[str]:
-        return [e for e in entities(question) if normalise(e).lower() not in self.corpus_text]
+        return [e for e in entities(question) if not mentions(e, self.corpus_text)]
 
     def unknown_terms(self, question: str) -> list[str]:
         return [t for t in terms(question) if t not in self.vocabulary]
@@ -86,13 +91,14 @@ class ExtractiveAnswerer:
         if missing:
             return Draft(refused=True, reason=f"not in the brief: {', '.join(missing)}")
         q_terms = set(terms(question)) | set(terms(resolved))
+        wanted = meta_kinds(question) or meta_kinds(resolved)
         unknown = [t for t in terms(question) if t not in self.vocabulary]
-        if len(unknown) >= 2 and len(unknown) * 2 >= len(set(terms(question))):
+        if not wanted and len(unknown) >= 2 and len(unknown) * 2 >= len(set(terms(question))):
             return Draft(refused=True, reason=f"terms not in the brief: {', '.join(unknown)}")
 
         passages = [p for p in passages if p.kind != "heading"][: cfg.max_passages]
-        cands = [Candidate(i, j, s) for i, p in enumerate(passages)
-                 for j, s in enumerate(split_sentences(_strip_list_number(p.text)))]
+        cands = [Candidate(i, j, s) for i, p in enumerate(passages) for j, s in enumerate(
+            [p.text] if p.kind in WHOLE_KINDS else split_sentences(_strip_list_number(p.text)))]
         if not cands:
             return Draft(refused=True, reason="nothing retrieved")
         vectors = self.embed([c.text for c in cands])
@@ -118,10 +124,10 @@ class ExtractiveAnswerer:
             if not cands:
                 return Draft(refused=True, reason=f"no paragraph has {', '.join(sorted(q_numbers))}")
         # the names the question is about must be covered by the evidence's paragraph
-        names = entities(question) or entities(resolved)
+        names = entities(question) or ([] if wanted else entities(resolved))
         if names:
             covered = [c for c in cands if all(
-                normalise(n).lower() in self._coverage(passages[c.passage_index]) for n in names)]
+                mentions(n, self._coverage(passages[c.passage_index])) for n in names)]
             if not covered:
                 return Draft(refused=True, reason=f"no paragraph is about {', '.join(names)}")
             cands = covered
@@ -130,7 +136,6 @@ class ExtractiveAnswerer:
             if not cands:
                 return Draft(refused=True, reason="the brief gives no figure for this")
 
-        wanted = meta_kinds(question) or meta_kinds(resolved)
         if wanted:  # a question about the document itself: answer from the kinds it asks for
             meta = [c for c in cands if passages[c.passage_index].kind in {k.value for k in wanted}]
             for c in meta:
@@ -155,7 +160,7 @@ class ExtractiveAnswerer:
         return draft
 
     def _coverage(self, p: Passage) -> str:
-        return normalise(f"{p.text} {p.section} {self.doc_context.get(p.doc_id, '')}").lower()
+        return with_acronyms(f"{p.text} {p.section} {self.doc_context.get(p.doc_id, '')}")
 
     @staticmethod
     def _corroborating(c: Candidate, passages: list[Passage]) -> list[int]:
