@@ -14,7 +14,6 @@ from assistant.answer.extractive import ExtractiveAnswerer, build_idf, to_senten
 from assistant.answer.types import MAX_QUESTION_CHARS, Answer, Citation, Passage
 from assistant.config import Settings, offline_environment
 from assistant.corpus.loader import Corpus, load_corpus
-from assistant.corpus.text import split_sentences
 from assistant.errors import QuestionError
 from assistant.index.chunks import chunk_corpus
 from assistant.index.embedding import Embedder, load_embedder
@@ -95,11 +94,11 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load everything and embed every corpus sentence, so the first question is fast."""
-        from assistant.answer.extractive import _strip_list_number
+        from assistant.answer.extractive import WHOLE_KINDS, answer_units
 
         self.retriever  # noqa: B018
-        self.embed_sentences([s for p in self.corpus.paragraphs
-                              for s in split_sentences(_strip_list_number(p.text))])
+        self.embed_sentences([s for p in self.corpus.paragraphs for s in (
+            [p.text] if p.kind.value in WHOLE_KINDS else answer_units(p.text))])
 
     # -- index ----------------------------------------------------------------------------------
     def status(self) -> IndexStatus:

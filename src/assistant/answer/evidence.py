@@ -19,7 +19,7 @@ un per cent percent much many whose kind sort op-ed
 """.split())
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 _TERM = re.compile(r"[a-z][a-z0-9'-]*[a-z0-9]|[a-z]")
-_NUMBER = re.compile(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w])")
+_NUMBER = re.compile(r"(?<![\w-])(?<!\d\.)(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w])")
 _ENTITY = re.compile(r"\b([A-Z][a-zA-Z'’´-]+(?:\s+(?:and\s+the\s+|of\s+the\s+|of\s+)?[A-Z][a-zA-Z'’´-]+)*)")
 _NOT_ENTITIES = frozenset(("What Which Who Whom Whose When Where Why How Does Do Did Is Are Was "
                            "Were Can Could Should Would Will The A An And In On Of For To By "
@@ -62,8 +62,12 @@ def entities(text: str) -> list[str]:
     """Capitalised names in a question ("East Asia", "Okonjo-Iweala", "Trump"), without the
     question words that start a sentence."""
     found = []
-    for m in _ENTITY.finditer(normalise(text)):
+    text = normalise(text)
+    for m in _ENTITY.finditer(text):
         words = m.group(1).split()
+        starts_sentence = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!:;"
+        if starts_sentence and len(words) == 1 and not words[0].isupper():
+            continue  # "Despite ...", "Once ...": a capital because the sentence starts there
         while words and words[0] in _NOT_ENTITIES:
             words = words[1:]
         for name in re.split(r"'s\s+", " ".join(words)):  # "WTO's Appellate Body" -> two names

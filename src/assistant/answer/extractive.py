@@ -22,7 +22,8 @@ QUANTITY_QUESTION = re.compile(
     r"\b(how (much|many|large|big|fast|high|low|deep|severe)|by how much|what (percentage|share|"
     r"proportion|rate|figure|number|amount|level)|what was .{0,40}\b(rate|growth|gdp|output)\b)", re.I)
 MULTI_QUESTION = re.compile(r"\b(three|two|four|areas|list|which (areas|regions|groups)|what are|"
-                            r"both|compare|and (for|about|what|how)|each)\b", re.I)
+                            r"both|compare|and (for|about|what|how)|each|tell me more|more about|"
+                            r"explain|details?)\b", re.I)
 
 
 # Paragraphs quoted whole rather than sentence by sentence (a caption's credit line alone
@@ -41,6 +42,7 @@ class ExtractiveConfig:
     w_lexical: float = 0.45
     w_rank: float = 0.06
     duplicate_cosine: float = 0.93
+    context_share: float = 0.35  # weight of the sentence's paragraph in its score
     meta_bonus: float = 0.25  # for byline/metadata/caption sentences on questions about them
 
 
@@ -98,19 +100,22 @@ class ExtractiveAnswerer:
 
         passages = [p for p in passages if p.kind != "heading"][: cfg.max_passages]
         cands = [Candidate(i, j, s) for i, p in enumerate(passages) for j, s in enumerate(
-            [p.text] if p.kind in WHOLE_KINDS else split_sentences(_strip_list_number(p.text)))]
+            [p.text] if p.kind in WHOLE_KINDS else answer_units(p.text))]
         if not cands:
             return Draft(refused=True, reason="nothing retrieved")
         vectors = self.embed([c.text for c in cands])
         q = np.asarray(query_vector, dtype=np.float32)
         q /= np.linalg.norm(q) or 1.0
         weight = sum(self.idf.get(t, 1.0) for t in q_terms) or 1.0
+        para_terms = [set(terms(p.text)) | set(terms(p.section)) for p in passages]
         for c, v in zip(cands, vectors):
             c.vector = v
             p = passages[c.passage_index]
-            s_terms = set(terms(c.text)) | set(terms(p.section))
-            lexical = sum(self.idf.get(t, 1.0) for t in q_terms & s_terms) / weight
-            c.score = (cfg.w_semantic * float(v @ q) + cfg.w_lexical * lexical
+            own = sum(self.idf.get(t, 1.0) for t in q_terms & set(terms(c.text))) / weight
+            ctx = sum(self.idf.get(t, 1.0) for t in q_terms & para_terms[c.passage_index]) / weight
+            lexical = (1 - cfg.context_share) * own + cfg.context_share * ctx
+            semantic = (1 - cfg.context_share) * float(v @ q) + cfg.context_share * p.dense
+            c.score = (cfg.w_semantic * semantic + cfg.w_lexical * lexical
                        + cfg.w_rank / (1 + c.passage_index))
 
         # the question's own figures and years must be in the evidence, in one sentence
@@ -125,12 +130,17 @@ class ExtractiveAnswerer:
                 return Draft(refused=True, reason=f"no paragraph has {', '.join(sorted(q_numbers))}")
         # the names the question is about must be covered by the evidence's paragraph
         names = entities(question) or ([] if wanted else entities(resolved))
+        about: dict[int, set[str]] = {}
         if names:
-            covered = [c for c in cands if all(
-                mentions(n, self._coverage(passages[c.passage_index])) for n in names)]
-            if not covered:
-                return Draft(refused=True, reason=f"no paragraph is about {', '.join(names)}")
-            cands = covered
+            for i, p in enumerate(passages):
+                cover = self._coverage(p)
+                about[i] = {n for n in names if mentions(n, cover)}
+            missing = set(names) - set().union(*about.values())
+            if missing:
+                return Draft(refused=True, reason=f"no paragraph is about {', '.join(sorted(missing))}")
+            cands = [c for c in cands if about[c.passage_index]]
+            if not cands:
+                return Draft(refused=True, reason=f"no sentence about {', '.join(names)} fits")
         if QUANTITY_QUESTION.search(question) or QUANTITY_QUESTION.search(resolved):
             cands = [c for c in cands if numbers(c.text) - years(c.text)]
             if not cands:
@@ -147,7 +157,15 @@ class ExtractiveAnswerer:
             return Draft(refused=True, reason=f"weak evidence ({best.score:.2f} < {cfg.min_score})")
         limit = cfg.max_sentences_multi if MULTI_QUESTION.search(question) else cfg.max_sentences
         chosen = [best]
+        if len(names) > 1:  # make sure every name the question asks about gets its sentence
+            for n in names:
+                if not any(n in about[c.passage_index] for c in chosen):
+                    pick = next((c for c in cands if n in about[c.passage_index]), None)
+                    if pick is not None and pick.score >= best.score * cfg.keep_ratio * 0.8:
+                        chosen.append(pick)
         for c in cands[1:]:
+            if c in chosen:
+                continue
             if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
                 break
             if any(float(c.vector @ o.vector) > cfg.duplicate_cosine for o in chosen):
@@ -195,6 +213,21 @@ def _with_list_items(chosen: list[Candidate], passages: list[Passage]) -> list[C
             if not any(o.passage_index == i for o in chosen):
                 out.append(item)
     return out
+
+
+_ANAPHOR = re.compile(r"^(Their|Its|It|They|This|These|That|Those|Such|He|She)\b")
+
+
+def answer_units(text: str) -> list[str]:
+    """Sentences of a paragraph; one that opens with a pronoun ("Their growth is projected
+    ...") stays joined to the sentence before it, so it is never quoted without its subject."""
+    units: list[str] = []
+    for sentence in split_sentences(_strip_list_number(text)):
+        if units and _ANAPHOR.match(sentence):
+            units[-1] = f"{units[-1]} {sentence}"
+        else:
+            units.append(sentence)
+    return units
 
 
 def _strip_list_number(text: str) -> str:

@@ -47,6 +47,9 @@ def resolve(question: str, history: list[dict]) -> str:
     for word, n in _ORDINALS.items():
         if re.search(rf"\b{word}\b", lowered) and prev_a:
             sentences = [s for s in split_sentences(prev_a) if len(s.split()) > 2]
+            if len(sentences) < max(n, 2):  # "A; B; and C." is a list in one sentence
+                sentences = [re.sub(r"^(and|or)\s+", "", s.strip(" .")) for s in re.split(r";|\n", prev_a)]
+                sentences = [s for s in sentences if len(s.split()) > 1]
             if sentences and (n == -1 or n <= len(sentences)):
                 picked = sentences[n - 1] if n > 0 else sentences[-1]
                 return f"{picked} {question}"
