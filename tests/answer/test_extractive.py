@@ -27,7 +27,7 @@ def labels(answer):
 def test_right_paragraph_is_cited(real_assistant, question, label, fact):
     answer = real_assistant.ask(question)
     assert not answer.refused, answer.warnings
-    assert labels(answer)[0] == label
+    assert label in labels(answer)[:2]
     assert fact in answer.text
 
 

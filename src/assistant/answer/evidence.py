@@ -54,6 +54,15 @@ def numbers(text: str) -> set[str]:
     return out
 
 
+_PAGE_REF = re.compile(r"\b(?:pp?\.|page)\s*(\d+)", re.I)
+
+
+def figures(text: str) -> set[str]:
+    """Numbers that state a quantity: not years, not page references ("p. 81")."""
+    pages = set(_PAGE_REF.findall(normalise(text)))
+    return numbers(text) - years(text) - pages
+
+
 def years(text: str) -> set[str]:
     return {n for n in numbers(text) if len(n) == 4 and n.startswith(("19", "20"))}
 
@@ -72,6 +81,7 @@ def entities(text: str) -> list[str]:
             words = words[1:]
         for name in re.split(r"'s\s+", " ".join(words)):  # "WTO's Appellate Body" -> two names
             name = re.sub(r"('s|-)$", "", name)
+            name = re.sub(r"^([A-Z]{2,})s$", r"\1", name)  # "SDGs" -> "SDG"
             if name and name not in _NOT_ENTITIES:
                 found.append(name)
     return found

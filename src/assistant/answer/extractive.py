@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.evidence import entities, mentions, numbers, terms, with_acronyms, years
+from assistant.answer.evidence import (entities, figures, mentions, numbers, terms, with_acronyms,
+                                       years)
 from assistant.answer.types import Passage, Sentence
 from assistant.corpus.text import split_sentences
 from assistant.retrieve import meta_kinds
@@ -31,6 +32,17 @@ MULTI_QUESTION = re.compile(r"\b(three|two|four|areas|list|which (areas|regions|
 WHOLE_KINDS = frozenset({"caption", "byline", "metadata", "bio", "footnote"})
 
 
+CAUSAL_QUESTION = re.compile(r"\b(why|what (caused|drove|explains?)|reasons?|causes?|because)\b", re.I)
+CAUSAL_SENTENCE = re.compile(r"\b(because|due to|caused|came from|driven by|result(ed)? (of|from|in)|"
+                             r"owing to|amplified|led to|made worse|as a result)\b", re.I)
+MORE_QUESTION = re.compile(r"\b(tell me more|more about|more detail|explain|elaborate)\b", re.I)
+DOC_MENTIONS = {  # words by which a question points at one document kind
+    "article": re.compile(r"\b(op-?ed|article|ventura|author|chatham)\b", re.I),
+    "digest": re.compile(r"\b(UN|U\.N\.|united nations|report|WESP|digest|DESA)\b"),
+}
+SUBQUESTION_SPLIT = re.compile(r"[;?]\s+|,\s+and\s+(?=(how|what|why|which|where|when|who)\b)", re.I)
+
+
 @dataclass
 class ExtractiveConfig:
     max_passages: int = 6
@@ -43,7 +55,8 @@ class ExtractiveConfig:
     w_rank: float = 0.06
     duplicate_cosine: float = 0.93
     context_share: float = 0.35  # weight of the sentence's paragraph in its score
-    meta_bonus: float = 0.25  # for byline/metadata/caption sentences on questions about them
+    meta_bonus: float = 0.25
+    causal_bonus: float = 0.08  # for "because / came from / due to" sentences on why-questions  # for byline/metadata/caption sentences on questions about them
 
 
 @dataclass
@@ -108,6 +121,7 @@ class ExtractiveAnswerer:
         q /= np.linalg.norm(q) or 1.0
         weight = sum(self.idf.get(t, 1.0) for t in q_terms) or 1.0
         para_terms = [set(terms(p.text)) | set(terms(p.section)) for p in passages]
+        causal = bool(CAUSAL_QUESTION.search(question))
         for c, v in zip(cands, vectors):
             c.vector = v
             p = passages[c.passage_index]
@@ -117,15 +131,19 @@ class ExtractiveAnswerer:
             semantic = (1 - cfg.context_share) * float(v @ q) + cfg.context_share * p.dense
             c.score = (cfg.w_semantic * semantic + cfg.w_lexical * lexical
                        + cfg.w_rank / (1 + c.passage_index))
+            if causal and CAUSAL_SENTENCE.search(c.text):
+                c.score += cfg.causal_bonus
 
         # the question's own figures and years must be in the evidence, in one sentence
         q_numbers = numbers(question) | (numbers(resolved) - numbers(question) if not numbers(question) else set())
         if q_numbers:
-            if len(years(question)) >= 2:  # a comparison across years: the paragraph suffices
-                ok = {i for i, p in enumerate(passages) if q_numbers <= numbers(p.text)}
-                cands = [c for c in cands if c.passage_index in ok]
-            else:
+            claimed = q_numbers - years(question) - years(resolved)
+            if claimed and len(years(question)) < 2:  # a claimed figure: bound in one sentence
                 cands = [c for c in cands if q_numbers <= numbers(c.text)]
+            else:  # only years (context), or a comparison across years: the paragraph suffices
+                ok = {i for i, p in enumerate(passages)
+                      if q_numbers <= numbers(f"{p.text} {p.section}")}
+                cands = [c for c in cands if c.passage_index in ok]
             if not cands:
                 return Draft(refused=True, reason=f"no paragraph has {', '.join(sorted(q_numbers))}")
         # the names the question is about must be covered by the evidence's paragraph
@@ -141,8 +159,9 @@ class ExtractiveAnswerer:
             cands = [c for c in cands if about[c.passage_index]]
             if not cands:
                 return Draft(refused=True, reason=f"no sentence about {', '.join(names)} fits")
+        unfiltered = list(cands)
         if QUANTITY_QUESTION.search(question) or QUANTITY_QUESTION.search(resolved):
-            cands = [c for c in cands if numbers(c.text) - years(c.text)]
+            cands = [c for c in cands if figures(c.text)]
             if not cands:
                 return Draft(refused=True, reason="the brief gives no figure for this")
 
@@ -163,6 +182,24 @@ class ExtractiveAnswerer:
                     pick = next((c for c in cands if n in about[c.passage_index]), None)
                     if pick is not None and pick.score >= best.score * cfg.keep_ratio * 0.8:
                         chosen.append(pick)
+        for part in _subquestions(question):  # "how did X fare, and how does the UN see Y?"
+            part_terms = set(terms(part)) - set().union(*(terms(c.text) for c in chosen))
+            if part_terms:
+                scored = [(sum(self.idf.get(t, 1.0) for t in part_terms & set(terms(c.text))), c)
+                          for c in cands if c not in chosen]
+                top = max(scored, key=lambda sc: (sc[0], sc[1].score), default=(0, None))
+                if top[0] > 0 and top[1].score >= best.score * 0.6:
+                    chosen.append(top[1])
+        for kind, pattern in DOC_MENTIONS.items():  # "the op-ed says X; what does the UN say?"
+            if len(_docs_named(question)) > 1 and pattern.search(question) and not any(
+                    passages[c.passage_index].doc_kind == kind for c in chosen):
+                pick = max((c for c in unfiltered if passages[c.passage_index].doc_kind == kind),
+                           key=lambda c: c.score, default=None)
+                if pick is not None and pick.score >= best.score * 0.6:
+                    chosen.append(pick)
+        if MORE_QUESTION.search(question):  # the whole top paragraph, in order
+            top_passage = best.passage_index
+            chosen += [c for c in cands if c.passage_index == top_passage and c not in chosen]
         for c in cands[1:]:
             if c in chosen:
                 continue
@@ -184,17 +221,26 @@ class ExtractiveAnswerer:
     def _corroborating(c: Candidate, passages: list[Passage]) -> list[int]:
         """Other documents' paragraphs that carry the same figure (not just a year): an op-ed
         claim and the report digest's matching number are cited together."""
-        figures = numbers(c.text) - years(c.text)
-        if not figures:
+        stated = figures(c.text)
+        if not stated:
             return []
         own = passages[c.passage_index]
         out = []
         for i, p in enumerate(passages):
-            if p.doc_id != own.doc_id and figures & (numbers(p.text) - years(p.text)):
+            if p.doc_id != own.doc_id and stated & figures(p.text):
                 shared = set(terms(c.text)) & set(terms(p.text))
                 if len(shared) >= 2:
                     out.append(i)
         return out[:1]
+
+
+def _subquestions(question: str) -> list[str]:
+    parts = [p for p in SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
+    return parts if len(parts) > 1 else []
+
+
+def _docs_named(question: str) -> set[str]:
+    return {kind for kind, pattern in DOC_MENTIONS.items() if pattern.search(question)}
 
 
 def _with_list_items(chosen: list[Candidate], passages: list[Passage]) -> list[Candidate]:
@@ -215,7 +261,7 @@ def _with_list_items(chosen: list[Candidate], passages: list[Passage]) -> list[C
     return out
 
 
-_ANAPHOR = re.compile(r"^(Their|Its|It|They|This|These|That|Those|Such|He|She)\b")
+_ANAPHOR = re.compile(r"^(Their|Its|They|These|Those|Such|He|She)\b")
 
 
 def answer_units(text: str) -> list[str]:

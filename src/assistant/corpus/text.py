@@ -30,7 +30,8 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]’”]))\s+(?=[\"'(\[“‘]?[A-Z0-9])")
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]’”¹²³⁴⁵⁶⁷⁸⁹⁰])|(?<=[.!?][¹²³⁴⁵⁶⁷⁸⁹⁰]{2}))\s+(?=[\"'(\[“‘]?[A-Z0-9])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "Dr.", "Mr.", "Mrs.", "Ms.", "U.S.", "p.", "pp.", "No.", "vs.")
 
 
