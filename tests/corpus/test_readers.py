@@ -63,3 +63,16 @@ def test_file_over_size_limit_is_refused_by_name(corpus_dir):
     assert "big.md" in corpus.skipped
     assert any("big.md" in w and "limit" in w for w in corpus.warnings)
     assert corpus.document("oped") is not None
+
+
+def test_report_pdf_in_the_corpus_gets_page_labels(corpus_dir):
+    from tests.pdf_fixtures import make_report_pdf
+
+    make_report_pdf(corpus_dir / "WESP2021_FullReport.pdf")
+    corpus = load_corpus(corpus_dir)
+    report = corpus.document("wesp2021")  # doc_id, kind and label scope come from sources.toml
+    assert report is not None and report.kind == "report"
+    on_116 = [p for p in report.paragraphs if p.page == 116 and p.kind is Kind.BODY]
+    assert on_116 and [p.label for p in on_116][:2] == ["p. 116 ¶1", "p. 116 ¶2"]
+    assert all("WORLD ECONOMIC SITUATION AND PROSPECTS" not in p.text for p in report.paragraphs)
+    assert any(p.kind is Kind.MARGIN_NOTE for p in report.paragraphs)
