@@ -144,7 +144,7 @@ class Assistant:
         return list(hits.values())[:k]
 
     # -- answers --------------------------------------------------------------------------------
-    def ask(self, question: str, history: list[dict] | None = None, backend: str = "extractive",
+    def ask(self, question: str, history: list[dict] | None = None, backend: str | None = None,
             doc: str | None = None) -> Answer:
         answer = None
         for event in self.stream(question, history, backend, doc):
@@ -154,30 +154,117 @@ class Assistant:
         return answer
 
     def stream(self, question: str, history: list[dict] | None = None,
-               backend: str = "extractive", doc: str | None = None) -> Iterator[str | Answer]:
+               backend: str | None = None, doc: str | None = None) -> Iterator[str | Answer]:
         """Yields text deltas as the answer is written, then the final, checked Answer."""
         question = check_question(question)
+        history = list(history or [])
+        docs = self.doc_filter(doc)
         self.retriever, self.extractive  # noqa: B018 - load once, outside the timings
-        t0 = time.perf_counter()
         warnings = self._stale_warning()
-        resolved = followup.resolve(question, history or [])
-        vector = self.embedder.model.get_query_embedding(resolved)
-        passages = self.retriever.search(resolved, k=8, docs=self.doc_filter(doc), vector=vector)
-        t1 = time.perf_counter()
-        draft = self.extractive.draft(question, resolved, passages, vector)
-        if draft.refused:
-            answer = self._refusal(question, passages, "extractive", draft.reason)
+        llm, backend_warning = self._llm_or_fallback(backend or self.settings.backend)
+        warnings += backend_warning
+        t0 = time.perf_counter()
+        if llm is not None and history:
+            resolved = llm.condense(question, history) or followup.resolve(question, history)
         else:
-            sentences, cited = to_sentences(draft, draft.passages)
-            citations = [Citation.from_passage(n, draft.passages[i]) for n, i in enumerate(cited, 1)]
-            answer = Answer(question, sentences, citations, False, "extractive")
+            resolved = followup.resolve(question, history)
+        vector = self.embedder.model.get_query_embedding(resolved)
+        passages = self.retriever.search(resolved, k=8, docs=docs, vector=vector)
+        t1 = time.perf_counter()
+        answer = None
+        if llm is not None:
+            text = ""
+            for delta in llm.stream(resolved, passages, history):
+                text += delta
+                yield delta
+            answer = self._checked_llm_answer(question, text, passages, llm.name, warnings)
+        if answer is None:  # extractive, or the LLM answer had no supported sentence
+            answer = self._extractive_answer(question, resolved, passages, vector)
+            if llm is None:
+                yield answer.text
         t2 = time.perf_counter()
         answer.resolved_question = resolved
         answer.warnings = warnings + answer.warnings
         answer.timings_ms = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000,
                              "total": (t2 - t0) * 1000}
-        yield answer.text
         yield answer
+
+    def _extractive_answer(self, question: str, resolved: str, passages: list[Passage],
+                           vector) -> Answer:
+        draft = self.extractive.draft(question, resolved, passages, vector)
+        if draft.refused:
+            return self._refusal(question, passages, "extractive", draft.reason)
+        sentences, cited = to_sentences(draft, draft.passages)
+        citations = [Citation.from_passage(n, draft.passages[i]) for n, i in enumerate(cited, 1)]
+        return Answer(question, sentences, citations, False, "extractive")
+
+    def _checked_llm_answer(self, question: str, text: str, passages: list[Passage],
+                            backend: str, warnings: list[str]) -> Answer | None:
+        """Check every sentence of an LLM answer against the passages it cites; renumber the
+        citations that remain. None (so: fall back to extractive) if nothing is supported."""
+        from assistant.answer.verify import is_refusal, parse_cited_sentences, verify
+
+        if is_refusal(text):
+            return self._refusal(question, passages, backend, "the model found no answer")
+        checked = verify(parse_cited_sentences(text), passages, self.embed_sentences)
+        if not any(s.supported for s in checked):
+            warnings.append(f"The {backend} answer had no sentence supported by the brief; "
+                            "answered with the extractive backend instead.")
+            return None
+        order: list[int] = []
+        for s in checked:
+            for n in s.citations:
+                if n not in order:
+                    order.append(n)
+        for s in checked:
+            s.citations = [order.index(n) + 1 for n in s.citations]
+        citations = [Citation.from_passage(i + 1, passages[n - 1]) for i, n in enumerate(order)]
+        for c in citations:
+            c.supported = any(s.supported and c.n in s.citations for s in checked)
+        return Answer(question, checked, citations, False, backend)
+
+    # -- LLM backends ---------------------------------------------------------------------------
+    def llm_backend(self, name: str):
+        """The configured LLM backend `name` ("openai" or "local"), not yet checked."""
+        from assistant.answer.llm import LocalBackend, OpenAIBackend
+        from assistant.errors import AssistantError, LLMUnavailableError
+
+        cache = self.__dict__.setdefault("_llm_backends", {})
+        if name not in cache:
+            s = self.settings
+            if name == "openai":
+                if not s.llm_base_url or not s.llm_model:
+                    raise LLMUnavailableError("The openai backend needs ASSISTANT_LLM_BASE_URL and "
+                                              "ASSISTANT_LLM_MODEL; answering with the extractive "
+                                              "backend.")
+                cache[name] = OpenAIBackend(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+            elif name == "local":
+                cache[name] = LocalBackend(s.local_model_path)
+            else:
+                raise AssistantError(f"Unknown backend '{name}'. Use extractive, openai or local.")
+        return cache[name]
+
+    def _llm_or_fallback(self, name: str):
+        from assistant.errors import LLMUnavailableError
+
+        if name == "extractive":
+            return None, []
+        try:
+            llm = self.llm_backend(name)
+            llm.check()
+            return llm, []
+        except LLMUnavailableError as exc:
+            return None, [str(exc)]
+
+    def available_backends(self) -> list[str]:
+        """Backends that are configured and reachable now (extractive always)."""
+        names = ["extractive"]
+        for name in ("openai", "local"):
+            if name == "openai" and not self.settings.llm_base_url:
+                continue
+            if self._llm_or_fallback(name)[0] is not None:
+                names.append(name)
+        return names
 
     def _refusal(self, question: str, passages: list[Passage], backend: str, reason: str) -> Answer:
         nearest = [Citation.from_passage(n, p, supported=False)
