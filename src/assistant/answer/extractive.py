@@ -48,7 +48,7 @@ class ExtractiveConfig:
     max_passages: int = 6
     max_sentences: int = 3
     max_sentences_multi: int = 5
-    min_score: float = 0.30  # refuse when the best sentence scores lower (calibrated on dev)
+    min_score: float = 0.30  # refuse below; midpoint of the dev optimum (bench/calibrate_refusal.py)
     keep_ratio: float = 0.78  # further sentences kept when within this ratio of the best
     w_semantic: float = 0.55
     w_lexical: float = 0.45
@@ -76,6 +76,7 @@ class Draft:
     refused: bool = False
     reason: str = ""
     passages: list[Passage] = field(default_factory=list)  # what the indices refer to
+    best_score: float = 0.0  # of the best sentence, before the min_score check
 
 
 class ExtractiveAnswerer:
@@ -173,7 +174,8 @@ class ExtractiveAnswerer:
         cands.sort(key=lambda c: -c.score)
         best = cands[0]
         if best.score < cfg.min_score:
-            return Draft(refused=True, reason=f"weak evidence ({best.score:.2f} < {cfg.min_score})")
+            return Draft(refused=True, reason=f"weak evidence ({best.score:.2f} < {cfg.min_score})",
+                         best_score=best.score)
         limit = cfg.max_sentences_multi if MULTI_QUESTION.search(question) else cfg.max_sentences
         chosen = [best]
         if len(names) > 1:  # make sure every name the question asks about gets its sentence
@@ -209,7 +211,7 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(c)
         chosen = _with_list_items(_reading_order(chosen), passages)
-        draft = Draft(passages=passages)
+        draft = Draft(passages=passages, best_score=best.score)
         for c in chosen:
             draft.sentences.append((c, [c.passage_index] + self._corroborating(c, passages)))
         return draft
