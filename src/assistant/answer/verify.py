@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answer.evidence import stem, terms
+from assistant.answer.evidence import numbers, stem, terms
 from assistant.answer.types import REFUSAL, Passage, Sentence
 from assistant.corpus.text import normalise, split_sentences
 
@@ -55,7 +55,6 @@ _MARKERS_AFTER_STOP = re.compile(
     r"([.!?][\"'”’)]?)((?:\s*\[\s*(?:(?:passages?|source|ref)\s*)?\d[\d\s,;–\-and]*\])+)", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|#+)\s+")
 _LIST_ORDINAL = re.compile(r"^\s*\d+[.)]\s+")
-_NUMBER = re.compile(r"(?<![\w.,-])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w])")
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|everything|"
     r"above|previous|prior)\b|^\W*(say|answer|respond|reply|output|print|write|tell the user|"
@@ -142,16 +141,7 @@ def number_tokens(text: str) -> set[str]:
     """The numbers of a text, normalised for comparison: "8.0" -> "8", "2,412" -> "2412",
     "81%" and "81 per cent" -> "81"; years count. Citation markers, a list ordinal ("1. ")
     at the very start, and numbers inside words ("COVID-19", "G20") are ignored."""
-    text = _LIST_ORDINAL.sub("", _MARKER.sub(" ", normalise(text)))
-    out = set()
-    for m in _NUMBER.finditer(text):
-        value = m.group(1).replace(",", "")
-        if "." in value:
-            value = value.rstrip("0").rstrip(".")
-        elif len(value) > 1:
-            value = value.lstrip("0") or "0"
-        out.add(value)
-    return out
+    return numbers(_LIST_ORDINAL.sub("", _MARKER.sub(" ", normalise(text))))
 
 
 # -- content support ----------------------------------------------------------------------------
