@@ -154,22 +154,19 @@ def corpus_fetch(timeout: Annotated[float, typer.Option(help="Seconds per downlo
 
 @app.command("search")
 def search(query: str, k: Annotated[int, typer.Option("-k")] = 5,
+           doc: Annotated[str | None, typer.Option("--doc", help="A doc_id, or 'report'.")] = None,
            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The paragraphs nearest a query (retrieval only, no answer)."""
+    """The paragraphs nearest a query (hybrid retrieval only, no answer)."""
     assistant = _assistant()
     _warn_if_stale(assistant)
-    hits = assistant.dense_search(query, k)
-    rows = []
-    for h in hits:
-        p = assistant.corpus.paragraph(h.paragraph_id)
-        rows.append({"paragraph_id": h.paragraph_id, "label": p.label if p else h.paragraph_id,
-                     "score": round(h.score, 4), "text": p.text if p else ""})
+    passages = assistant.search(query, k=k, doc=doc)
     if as_json:
-        _print_json(rows)
+        _print_json([{"paragraph_id": p.paragraph_id, "label": p.label, "kind": p.kind,
+                      "score": round(p.score, 4), "text": p.text} for p in passages])
         return
-    for r in rows:
-        out.print(f"[bold]{r['label']}[/] ({r['paragraph_id']}, {r['score']:.3f})", highlight=False)
-        out.print(r["text"][:300], highlight=False, markup=False)
+    for p in passages:
+        out.print(f"[bold]{p.label}[/] ({p.paragraph_id}, {p.kind}, {p.score:.4f})", highlight=False)
+        out.print(p.text[:300], highlight=False, markup=False)
 
 
 @app.command("ask")
@@ -218,6 +215,50 @@ def ask(
             _print_answer(answer)
 
 
+@app.command("chat")
+def chat(
+    host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web chat.")] = 7860,
+    auth: Annotated[str | None, typer.Option(help="USER:PASS required to open the chat.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Questions answered at the same time.")] = 2,
+    max_queue: Annotated[int, typer.Option(help="Questions waiting at most; more are refused.")] = 32,
+) -> None:
+    """Start the web chat: builds the index first if it is missing or stale."""
+    from assistant.errors import IndexCorruptError
+
+    credentials = None
+    if auth is not None:
+        user, sep, password = auth.partition(":")
+        if not sep or not user or not password:
+            raise AssistantError("--auth takes USER:PASS (both non-empty), e.g. --auth ana:s3cret.")
+        credentials = (user, password)
+    assistant = _assistant()
+    try:
+        status = assistant.status()
+        fresh, reasons, full = status.fresh, status.reasons, False
+    except IndexCorruptError as exc:
+        fresh, reasons, full = False, [str(exc)], True
+    if not fresh:
+        err.print("Building the index first (" + "; ".join(reasons) + ").", highlight=False)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=False) as bar:
+            task = bar.add_task("reading corpus", total=None)
+
+            def progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description="embedding chunks", completed=done, total=total)
+
+            report = assistant.rebuild(full=full, progress=progress)
+        for w in report.warnings:
+            err.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
+        out.print(f"Index {report.version} built: {report.chunks_total} chunks.", highlight=False)
+    err.print("Loading the model and the corpus…", highlight=False)
+    assistant.warm_up()
+    from assistant.web.app import serve
+
+    serve(assistant, host=host, port=port, auth=credentials, concurrency=concurrency,
+          max_size=max_queue)
+
+
 def _print_answer(answer) -> None:
     for w in answer.warnings:
         if not w.startswith("refused:"):
@@ -237,6 +278,44 @@ def _warn_if_stale(assistant) -> None:
     if status.manifest and not status.fresh:
         err.print("[yellow]warning:[/] the index is stale (" + "; ".join(status.reasons) + ")",
                   highlight=False)
+
+
+@app.command("eval")
+def eval_command(
+    backend: Annotated[str, typer.Option(help="extractive | naive | dense | bm25 | openai | local")]
+    = "extractive",
+    split: Annotated[str, typer.Option(help="dev | test | all")] = "test",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where result folders go.")]
+    = Path("eval/results"),
+    compare: Annotated[tuple[str, str] | None, typer.Option(
+        help="Run two configurations on the same items and compare: --compare naive extractive")]
+    = None,
+) -> None:
+    """Answer the question set (eval/qa.jsonl) and score it; writes report.md, results.json
+    and summary.png under --out."""
+    from assistant.evaluate.report import fmt
+    from assistant.evaluate.runner import compare as compare_configs
+    from assistant.evaluate.runner import run_eval
+
+    assistant = _assistant()
+    _warn_if_stale(assistant)
+    if compare and all(compare):
+        result = compare_configs(*compare, split=split, assistant=assistant, out_dir=out_dir,
+                                 progress=True, print_table=not as_json)
+        if as_json:
+            _print_json(result)
+        return
+    results = run_eval(assistant, backend, split, out_dir, progress=True)
+    summary = {k: results[k] for k in ("backend", "split", "n", "dir", "overall", "by_type")}
+    if as_json:
+        _print_json(summary)
+        return
+    table = Table("metric", "value", "n", title=f"{backend} on {split} ({results['n']} questions)")
+    for name, value in results["overall"]["metrics"].items():
+        table.add_row(name, fmt(name, value), str(results["overall"]["counts"][name]))
+    out.print(table)
+    out.print(f"Report: {results['dir']}/report.md", highlight=False)
 
 
 def main() -> None:
