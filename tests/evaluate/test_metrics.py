@@ -1,0 +1,158 @@
+"""Metrics on small hand-made cases with known results (lexical support judge, no model)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from assistant.answer.types import Answer, Citation, Sentence
+from assistant.evaluate.dataset import Item
+from assistant.evaluate.metrics import (
+    SupportJudge,
+    by_type,
+    crag_score,
+    facts_found,
+    gate_failures,
+    mrr_at,
+    ndcg_at,
+    percentile,
+    recall_at,
+    score_item,
+    summarise,
+)
+
+P1 = "World gross product is estimated to have contracted by 4.3 per cent in 2020."
+P2 = "Developed economies were hit hardest, with output down an estimated 5.6 per cent in 2020."
+P3 = "The report describes the pandemic as a once-in-a-century crisis."
+
+
+def item(type_="numeric", gold=("d:1",), facts=(("4.3 per cent",),)) -> Item:
+    return Item("t-1", "test", type_, "How much did world output fall?", (),
+                facts if type_ not in ("unanswerable", "false_premise") else (), "",
+                gold if type_ not in ("unanswerable", "false_premise") else (), ())
+
+
+def citation(n: int, pid: str, text: str) -> Citation:
+    return Citation(n, pid, "d", "Doc", f"¶{n}", None, "", text, 1.0)
+
+
+def answer(sentences: list[tuple[str, list[int]]], cites: list[Citation], refused=False) -> Answer:
+    return Answer("q", [Sentence(t, c) for t, c in sentences], cites, refused, "test")
+
+
+@pytest.fixture
+def judge():
+    return SupportJudge(embed=None)
+
+
+def test_ranking_with_gold_at_rank_two():
+    ranking = ["d:9", "d:1", "d:7"]
+    assert mrr_at(ranking, {"d:1"}) == 0.5
+    assert recall_at(ranking, {"d:1"}, 1) == 0 and recall_at(ranking, {"d:1"}, 3) == 1
+    assert ndcg_at(ranking, {"d:1"}) == pytest.approx(1 / math.log2(3))
+    assert recall_at(ranking, {"d:1", "d:2"}, 3) == 0.5
+    assert mrr_at(["d:9"] * 10 + ["d:1"], {"d:1"}) == 0.0  # beyond rank 10
+
+
+def test_ndcg_is_one_for_a_perfect_ranking():
+    assert ndcg_at(["a", "b", "c"], {"a", "b"}) == pytest.approx(1.0)
+
+
+def test_key_facts_match_normalised_and_case_insensitive():
+    text = "Output fell 4.3 Per Cent; Okonjo‑Iweala’s bid."
+    assert facts_found([["4.3 per cent"], ["okonjo-iweala's"], ["5.6 per cent", "5.6%"]],
+                       text.replace("‑", "-")) == [True, True, False]
+
+
+def test_crag_scores():
+    assert crag_score(answerable=False, refused=True, all_facts=False) == 1
+    assert crag_score(answerable=False, refused=False, all_facts=False) == -1
+    assert crag_score(answerable=True, refused=True, all_facts=False) == 0
+    assert crag_score(answerable=True, refused=False, all_facts=True) == 1
+    assert crag_score(answerable=True, refused=False, all_facts=False) == -1
+
+
+def test_a_refused_unanswerable_scores_plus_one(judge):
+    scores = score_item(item("unanswerable"), answer([], [citation(1, "d:1", P1)], refused=True),
+                        ["d:1"], judge)
+    assert scores["crag_score"] == 1 and scores["refusal_rate"] == 1.0
+    assert scores["recall_at_3"] is None and scores["citation_recall"] is None
+
+
+def test_a_correct_cited_answer(judge):
+    a = answer([(P1, [1])], [citation(1, "d:1", P1)])
+    scores = score_item(item(), a, ["d:1", "d:2"], judge)
+    assert scores["crag_score"] == 1 and scores["key_fact_recall"] == 1.0
+    assert scores["gold_citation_precision"] == 1.0 and scores["gold_citation_recall"] == 1.0
+    assert scores["citation_recall"] == 1.0 and scores["citation_precision"] == 1.0
+    assert scores["faithfulness"] == 1.0 and scores["unsupported_numbers"] == 0
+    assert scores["false_refusal_rate"] == 0.0 and scores["refusal_rate"] is None
+
+
+def test_a_changed_number_counts_one_unsupported_number(judge):
+    changed = P1.replace("4.3", "4.8")
+    scores = score_item(item(), answer([(changed, [1])], [citation(1, "d:1", P1)]), ["d:1"], judge)
+    assert scores["unsupported_numbers"] == 1
+    assert scores["faithfulness"] == 0.0
+    assert scores["crag_score"] == -1 and scores["key_fact_recall"] == 0.0
+
+
+def test_an_irrelevant_extra_citation_halves_alce_precision(judge):
+    a = answer([(P1, [1, 2])], [citation(1, "d:1", P1), citation(2, "d:3", P3)])
+    scores = score_item(item(), a, ["d:1"], judge)
+    assert scores["citation_recall"] == 1.0 and scores["citation_precision"] == 0.5
+    assert scores["gold_citation_precision"] == 0.5 and scores["gold_citation_recall"] == 1.0
+
+
+def test_a_sentence_needing_both_citations_keeps_both(judge):
+    both = "World gross product contracted by 4.3 per cent and developed economies by 5.6 per cent."
+    a = answer([(both, [1, 2])], [citation(1, "d:1", P1), citation(2, "d:2", P2)])
+    scores = score_item(item(gold=("d:1", "d:2")), a, ["d:1", "d:2"], judge)
+    assert scores["citation_recall"] == 1.0 and scores["citation_precision"] == 1.0
+
+
+def test_an_unsupported_sentence_earns_neither_recall_nor_precision(judge):
+    a = answer([(P3, [1])], [citation(1, "d:1", P1)])
+    scores = score_item(item(), a, ["d:1"], judge)
+    assert scores["citation_recall"] == 0.0 and scores["citation_precision"] == 0.0
+    assert scores["faithfulness"] == 0.0
+
+
+def test_a_refused_answerable_is_a_false_refusal(judge):
+    scores = score_item(item(), answer([], [], refused=True), ["d:1"], judge)
+    assert scores["crag_score"] == 0 and scores["false_refusal_rate"] == 1.0
+    assert scores["gold_citation_precision"] is None and scores["key_fact_recall"] == 0.0
+
+
+def test_aggregation_overall_and_by_type(judge):
+    rows = [
+        {"type": "numeric", "latency_ms": 10.0,
+         "scores": score_item(item(), answer([(P1, [1])], [citation(1, "d:1", P1)]), ["d:1"], judge)},
+        {"type": "numeric", "latency_ms": 30.0,
+         "scores": score_item(item(), answer([], [], refused=True), ["d:2", "d:1"], judge)},
+        {"type": "unanswerable", "latency_ms": 20.0,
+         "scores": score_item(item("unanswerable"), answer([], [], refused=True), [], judge)},
+    ]
+    overall = summarise(rows)
+    m = overall["metrics"]
+    assert overall["n"] == 3 and overall["counts"]["recall_at_1"] == 2
+    assert m["recall_at_1"] == 0.5 and m["mrr_at_10"] == 0.75
+    assert m["false_refusal_rate"] == 0.5 and m["refusal_rate"] == 1.0
+    assert m["crag_score"] == pytest.approx(2 / 3)
+    assert m["latency_p50_ms"] == 20.0 and m["latency_p95_ms"] == 30.0
+    types = by_type(rows)
+    assert types["numeric"]["metrics"]["crag_score"] == 0.5
+    assert types["unanswerable"]["metrics"]["recall_at_3"] is None
+
+
+def test_percentile_nearest_rank():
+    assert percentile([5, 1, 3, 2, 4], 0.5) == 3 and percentile([1, 2], 0.95) == 2
+
+
+def test_gate_failures():
+    metrics = {"recall_at_3": 0.8, "false_refusal_rate": 0.1, "crag_score": None}
+    assert gate_failures(metrics, {"min": {"recall_at_3": 0.7}, "max": {"false_refusal_rate": 0.2}}) == []
+    failures = gate_failures(metrics, {"min": {"recall_at_3": 0.9, "crag_score": 0.1},
+                                       "max": {"false_refusal_rate": 0.05}})
+    assert len(failures) == 3 and failures[0].startswith("recall_at_3 = 0.800")
