@@ -31,16 +31,31 @@ def stem(word: str) -> str:
     """A light English stemmer: enough to match "countries"/"country", "lockdowns"/"lockdown"."""
     if "-" in word:
         return word
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    if word.endswith(("ss", "us", "is")):  # "crisis", "stimulus", "business" keep their s
+        return word
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)] + repl
     return word
 
 
+IRREGULAR = {"fell": "fall", "fallen": "fall", "rose": "rise", "risen": "rise", "grew": "grow",
+             "grown": "grow", "shrank": "shrink", "shrunk": "shrink", "lost": "lose",
+             "struck": "strike", "gave": "give", "given": "give", "saw": "see", "seen": "see",
+             "took": "take", "taken": "take", "made": "make", "kept": "keep", "became": "become",
+             "began": "begin", "begun": "begin", "withdrawal": "withdraw", "won": "win",
+             "loss": "lose", "losses": "lose"}
+
+
 def terms(text: str) -> list[str]:
-    """Stemmed content words (no stopwords, no numbers)."""
+    """Stemmed content words (no stopwords, no numbers; irregular verb forms unified)."""
     words = _TERM.findall(normalise(text).lower().replace("'s ", " "))
-    return [stem(w.strip("'")) for w in words if w.strip("'") not in STOPWORDS and len(w) > 1]
+    out = []
+    for w in words:
+        w = w.strip("'")
+        if w not in STOPWORDS and len(w) > 1:
+            out.append(IRREGULAR.get(w) or stem(w))
+    return out
 
 
 def numbers(text: str) -> set[str]:

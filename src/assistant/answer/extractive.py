@@ -43,6 +43,12 @@ DOC_MENTIONS = {  # words by which a question points at one document kind
 SUBQUESTION_SPLIT = re.compile(r"[;?]\s+|,\s+and\s+(?=(how|what|why|which|where|when|who)\b)", re.I)
 
 
+# Words of quantity questions too vague to name what is being quantified.
+VAGUE = frozenset(terms("expect expected happen change compare crisis situation level amount "
+                        "number figure total overall estimate fast quick high large big"))
+WHY_QUESTION = re.compile(r"^\s*(why|how come)\b", re.I)
+
+
 @dataclass
 class ExtractiveConfig:
     max_passages: int = 6
@@ -161,7 +167,8 @@ class ExtractiveAnswerer:
             if not cands:
                 return Draft(refused=True, reason=f"no sentence about {', '.join(names)} fits")
         unfiltered = list(cands)
-        if QUANTITY_QUESTION.search(question) or QUANTITY_QUESTION.search(resolved):
+        quantity = bool(QUANTITY_QUESTION.search(question) or QUANTITY_QUESTION.search(resolved))
+        if quantity:
             cands = [c for c in cands if figures(c.text)]
             if not cands:
                 return Draft(refused=True, reason="the brief gives no figure for this")
@@ -210,6 +217,23 @@ class ExtractiveAnswerer:
             if any(float(c.vector @ o.vector) > cfg.duplicate_cosine for o in chosen):
                 continue
             chosen.append(c)
+        if quantity and resolved == question:  # a figure for *what*? Its most specific word
+            known = [t for t in set(terms(question)) if t in self.vocabulary and t not in VAGUE]
+            covered = set().union(*(set(terms(self._coverage(passages[c.passage_index])))
+                                    for c in chosen))
+            specific = max(known, key=lambda t: self.idf.get(t, 0.0), default=None)
+            if specific and specific not in covered:
+                return Draft(refused=True, reason=f"no figure for '{specific}' in the brief",
+                             best_score=best.score)
+        if WHY_QUESTION.search(question):  # "why did X withdraw ...?" rests on X withdrawing
+            name_words = set(terms(" ".join(names)))
+            known = [t for t in set(terms(question)) if t in self.vocabulary
+                     and t not in VAGUE and t not in name_words]
+            premise = max(known, key=lambda t: self.idf.get(t, 0.0), default=None)
+            said = set().union(*(set(terms(c.text)) for c in chosen))
+            if premise and premise not in said:
+                return Draft(refused=True, reason=f"the brief does not say '{premise}' here",
+                             best_score=best.score)
         chosen = _with_list_items(_reading_order(chosen), passages)
         draft = Draft(passages=passages, best_score=best.score)
         for c in chosen:

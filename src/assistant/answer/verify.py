@@ -69,13 +69,6 @@ suggest suggests suggested mention mentions mentioned highlight highlights highl
 points pointed add adds added author describe describes described call calls called show shows
 showed according accord also overall
 """.split())  # noqa: SIM905
-_IRREGULAR = {"fell": "fall", "fallen": "fall", "rose": "rise", "risen": "rise", "grew": "grow",
-              "grown": "grow", "shrank": "shrink", "shrunk": "shrink", "lost": "lose", "led": "lead",
-              "struck": "strike", "hit": "strike", "gave": "give", "given": "give", "saw": "see",
-              "seen": "see", "took": "take", "taken": "take", "made": "make", "kept": "keep",
-              "left": "leave", "became": "become", "began": "begin", "begun": "begin"}
-
-
 # -- parsing ------------------------------------------------------------------------------------
 def _marker_numbers(body: str) -> list[int]:
     out: list[int] = []
@@ -160,7 +153,6 @@ def content_words(text: str) -> set[str]:
     """Stemmed content words, with irregular verb forms unified and attribution verbs removed."""
     out = set()
     for t in terms(text):
-        t = _IRREGULAR.get(t, t)
         if t not in _ATTRIBUTION:
             out.add(t)
     return out
