@@ -37,7 +37,7 @@ def main() -> None:
         draft = answerer.draft(item["question"], resolved, passages, vector)
         rows.append((item["type"] in UNANSWERABLE, draft.refused, draft.best_score))
     scores = {}
-    for step in range(0, 61):
+    for step in range(61):
         t = step / 100
         scores[t] = sum(((1 if (ruled or s < t) else -1) if unans else (0 if (ruled or s < t) else 1))
                         for unans, ruled, s in rows)

@@ -42,7 +42,17 @@ def index_rebuild(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Rebuild the index: only new or changed paragraphs are embedded (unless --full)."""
-    assistant = _assistant()
+    report = _rebuild_with_progress(_assistant(), full, quiet)
+    mode = "full" if report.full else "incremental"
+    why = f" ({report.reason_full})" if report.full and report.reason_full else ""
+    out.print(f"Index {report.version} built ({mode}{why}): "
+              f"{len(report.added)} added, {len(report.changed)} changed, "
+              f"{len(report.removed)} removed paragraphs; {report.chunks_embedded} chunks embedded, "
+              f"{report.chunks_reused} reused, {report.chunks_total} in all.", highlight=False)
+
+
+def _rebuild_with_progress(assistant, full: bool = False, quiet: bool = False):
+    """Rebuild with a progress bar (counts of chunks embedded) on stderr; print warnings."""
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, disable=quiet, transient=False) as bar:
         task = bar.add_task("reading corpus", total=None)
@@ -53,12 +63,7 @@ def index_rebuild(
         report = assistant.rebuild(full=full, progress=progress)
     for w in report.warnings:
         err.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
-    mode = "full" if report.full else "incremental"
-    why = f" ({report.reason_full})" if report.full and report.reason_full else ""
-    out.print(f"Index {report.version} built ({mode}{why}): "
-              f"{len(report.added)} added, {len(report.changed)} changed, "
-              f"{len(report.removed)} removed paragraphs; {report.chunks_embedded} chunks embedded, "
-              f"{report.chunks_reused} reused, {report.chunks_total} in all.", highlight=False)
+    return report
 
 
 @index_app.command("status")
@@ -219,7 +224,9 @@ def ask(
 def chat(
     host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the web chat.")] = 7860,
-    auth: Annotated[str | None, typer.Option(help="USER:PASS required to open the chat.")] = None,
+    auth: Annotated[str | None, typer.Option(
+        help="USER:PASS required to open the chat (or set ASSISTANT_CHAT_AUTH, which keeps the "
+             "password out of the process list).")] = None,
     concurrency: Annotated[int, typer.Option(help="Questions answered at the same time.")] = 2,
     max_queue: Annotated[int, typer.Option(help="Questions waiting at most; more are refused.")] = 32,
 ) -> None:
@@ -227,6 +234,7 @@ def chat(
     from assistant.errors import IndexCorruptError
 
     credentials = None
+    auth = auth if auth is not None else Settings().chat_auth
     if auth is not None:
         user, sep, password = auth.partition(":")
         if not sep or not user or not password:
@@ -240,16 +248,7 @@ def chat(
         fresh, reasons, full = False, [str(exc)], True
     if not fresh:
         err.print("Building the index first (" + "; ".join(reasons) + ").", highlight=False)
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err, transient=False) as bar:
-            task = bar.add_task("reading corpus", total=None)
-
-            def progress(stage: str, done: int, total: int) -> None:
-                bar.update(task, description="embedding chunks", completed=done, total=total)
-
-            report = assistant.rebuild(full=full, progress=progress)
-        for w in report.warnings:
-            err.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
+        report = _rebuild_with_progress(assistant, full)
         out.print(f"Index {report.version} built: {report.chunks_total} chunks.", highlight=False)
     err.print("Loading the model and the corpus…", highlight=False)
     assistant.warm_up()

@@ -19,15 +19,15 @@ from assistant.index.embedding import Embedder
 TOKEN_PATTERN = r"(?u)\b\d+(?:[.,]\d+)*\b|\b\w\w+\b"
 # Questions about the document itself, and the paragraph kinds that answer them.
 META_INTENTS: list[tuple[re.Pattern, frozenset]] = [
-    (re.compile(r"\b(who (wrote|authored|is the author)|author|written by|byline|writer)\b", re.I),
+    (re.compile(r"\b(who (wrote|authored|is the author)|author|written by|byline|writer)\b", re.IGNORECASE),
      frozenset({Kind.BYLINE, Kind.BIO, Kind.METADATA})),
     (re.compile(r"\b(publish\w*|publication|date[ds]?|when was (it|this|the)|released?|"
-                r"reading time|min(ute)?s? read|opinion piece|series|type of (article|piece))\b", re.I),
+                r"reading time|min(ute)?s? read|opinion piece|series|type of (article|piece))\b", re.IGNORECASE),
      frozenset({Kind.METADATA})),
-    (re.compile(r"\b(photo\w*|picture|image|caption)\b", re.I), frozenset({Kind.CAPTION})),
-    (re.compile(r"\b(footnote|sources?|cites?|cited|reference[sd]?)\b", re.I),
+    (re.compile(r"\b(photo\w*|picture|image|caption)\b", re.IGNORECASE), frozenset({Kind.CAPTION})),
+    (re.compile(r"\b(footnote|sources?|cites?|cited|reference[sd]?)\b", re.IGNORECASE),
      frozenset({Kind.FOOTNOTE})),
-    (re.compile(r"\b(bio|biography|background|career|who is|who was|ambassador|positions?)\b", re.I),
+    (re.compile(r"\b(bio|biography|background|career|who is|who was|ambassador|positions?)\b", re.IGNORECASE),
      frozenset({Kind.BIO, Kind.BYLINE})),
 ]
 
@@ -57,11 +57,11 @@ class Retriever:
 
     def __init__(self, corpus: Corpus, chunks: list[Chunk], collection, embedder: Embedder,
                  config: RetrievalConfig | None = None):
+        import Stemmer
         from llama_index.core import VectorStoreIndex
         from llama_index.core.schema import TextNode
         from llama_index.retrievers.bm25 import BM25Retriever
         from llama_index.vector_stores.chroma import ChromaVectorStore
-        import Stemmer
 
         self.corpus, self.embedder = corpus, embedder
         self.config = config or RetrievalConfig()

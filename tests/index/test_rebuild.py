@@ -6,7 +6,12 @@ import json
 import pytest
 
 from assistant.chat import Assistant
-from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, RebuildLockedError
+from assistant.errors import (
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    RebuildLockedError,
+)
 from assistant.index.manifest import read_manifest
 from assistant.index.rebuild import acquire_lock
 from tests.conftest import BUNDLED, OPED

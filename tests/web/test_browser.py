@@ -23,20 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 BUNDLED = "bundled:all-MiniLM-L6-v2"
-IMG = '<img src=x onerror="window.__pwned=1">'
-SCRIPT = "<script>window.__pwned=2</script>"
-INJECTION_MD = f"""---
-title: "Freedonia transport note <script>window.__pwned=4</script>"
-short_title: "Freedonia note"
-kind: document
----
+from tests.web.hostile import IMG, INJECTION_MD, SCRIPT
 
-# Freedonia transport note
-
-The zebra crossing budget of Freedonia was 77 million ducats in 2020 {IMG} according to the transport ministry.
-
-Freedonia also repainted 1,200 zebra crossings, a figure the ministry published at javascript:alert(1) {SCRIPT} in its annual report.
-"""
 POVERTY = "How many people were pushed into poverty in Latin America?"
 FOLLOW_UP = "Who said that?"
 ANSWERS = "#ba-chat .ba-answer:not(.ba-streaming)"

@@ -19,20 +19,8 @@ from assistant.index.status import index_status
 from assistant.web import render
 
 ROOT = Path(__file__).resolve().parents[2]
-IMG = '<img src=x onerror="window.__pwned=1">'
-SCRIPT = "<script>window.__pwned=2</script>"
-INJECTION_MD = f"""---
-title: "Freedonia transport note <script>window.__pwned=4</script>"
-short_title: "Freedonia note"
-kind: document
----
+from tests.web.hostile import IMG, INJECTION_MD, SCRIPT
 
-# Freedonia transport note
-
-The zebra crossing budget of Freedonia was 77 million ducats in 2020 {IMG} according to the transport ministry.
-
-Freedonia also repainted 1,200 zebra crossings, a figure the ministry published at javascript:alert(1) {SCRIPT} in its annual report.
-"""
 HOSTILE_QUESTION = f'What about {IMG} and {SCRIPT} and <a href="javascript:alert(1)">x</a>?'
 ALLOWED_TAGS = {"div", "p", "span", "button", "ol", "ul", "li", "mark", "blockquote", "details",
                 "summary", "dl", "dt", "dd", "h3", "b", "i", "code"}

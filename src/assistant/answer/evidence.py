@@ -7,24 +7,12 @@ import re
 
 from assistant.corpus.text import normalise
 
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had
-has have having he her here hers him his how i if in into is it its itself just me more most my
-no nor not now of off on once only or other our out over own same she should so some such than
-that the their them then there these they this those through to too under until up very was we
-were what when where which while who whom why will with would you your yours according say says
-said tell me give explain describe brief report op ed oped article digest author document text
-un per cent percent much many whose kind sort op-ed
-""".split())
-QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+STOPWORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "according", "say", "says", "said", "tell", "me", "give", "explain", "describe", "brief", "report", "op", "ed", "oped", "article", "digest", "author", "document", "text", "un", "per", "cent", "percent", "much", "many", "whose", "kind", "sort", "op-ed"])
+QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
 _TERM = re.compile(r"[a-z][a-z0-9'-]*[a-z0-9]|[a-z]")
 _NUMBER = re.compile(r"(?<![\w-])(?<!\d\.)(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w])")
 _ENTITY = re.compile(r"\b([A-Z][a-zA-Z'’´-]+(?:\s+(?:and\s+the\s+|of\s+the\s+|of\s+)?[A-Z][a-zA-Z'’´-]+)*)")
-_NOT_ENTITIES = frozenset(("What Which Who Whom Whose When Where Why How Does Do Did Is Are Was "
-                           "Were Can Could Should Would Will The A An And In On Of For To By "
-                           "According Tell Give List Name Explain Describe Compare If I It "
-                           "This That These Those Please Summarise Summarize Also Then So").split())
+_NOT_ENTITIES = frozenset(["What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "Does", "Do", "Did", "Is", "Are", "Was", "Were", "Can", "Could", "Should", "Would", "Will", "The", "A", "An", "And", "In", "On", "Of", "For", "To", "By", "According", "Tell", "Give", "List", "Name", "Explain", "Describe", "Compare", "If", "I", "It", "This", "That", "These", "Those", "Please", "Summarise", "Summarize", "Also", "Then", "So"])
 
 
 def stem(word: str) -> str:
@@ -69,7 +57,7 @@ def numbers(text: str) -> set[str]:
     return out
 
 
-_PAGE_REF = re.compile(r"\b(?:pp?\.|page)\s*(\d+)", re.I)
+_PAGE_REF = re.compile(r"\b(?:pp?\.|page)\s*(\d+)", re.IGNORECASE)
 
 
 def figures(text: str) -> set[str]:

@@ -13,18 +13,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.evidence import (entities, figures, mentions, numbers, terms, with_acronyms,
-                                       years)
+from assistant.answer.evidence import (
+    entities,
+    figures,
+    mentions,
+    numbers,
+    terms,
+    with_acronyms,
+    years,
+)
 from assistant.answer.types import Passage, Sentence
 from assistant.corpus.text import split_sentences
 from assistant.retrieve import meta_kinds
 
 QUANTITY_QUESTION = re.compile(
     r"\b(how (much|many|large|big|fast|high|low|deep|severe)|by how much|what (percentage|share|"
-    r"proportion|rate|figure|number|amount|level)|what was .{0,40}\b(rate|growth|gdp|output)\b)", re.I)
+    r"proportion|rate|figure|number|amount|level)|what was .{0,40}\b(rate|growth|gdp|output)\b)", re.IGNORECASE)
 MULTI_QUESTION = re.compile(r"\b(three|two|four|areas|list|which (areas|regions|groups)|what are|"
                             r"both|compare|and (for|about|what|how)|each|tell me more|more about|"
-                            r"explain|details?)\b", re.I)
+                            r"explain|details?)\b", re.IGNORECASE)
 
 
 # Paragraphs quoted whole rather than sentence by sentence (a caption's credit line alone
@@ -32,21 +39,21 @@ MULTI_QUESTION = re.compile(r"\b(three|two|four|areas|list|which (areas|regions|
 WHOLE_KINDS = frozenset({"caption", "byline", "metadata", "bio", "footnote"})
 
 
-CAUSAL_QUESTION = re.compile(r"\b(why|what (caused|drove|explains?)|reasons?|causes?|because)\b", re.I)
+CAUSAL_QUESTION = re.compile(r"\b(why|what (caused|drove|explains?)|reasons?|causes?|because)\b", re.IGNORECASE)
 CAUSAL_SENTENCE = re.compile(r"\b(because|due to|caused|came from|driven by|result(ed)? (of|from|in)|"
-                             r"owing to|amplified|led to|made worse|as a result)\b", re.I)
-MORE_QUESTION = re.compile(r"\b(tell me more|more about|more detail|explain|elaborate)\b", re.I)
+                             r"owing to|amplified|led to|made worse|as a result)\b", re.IGNORECASE)
+MORE_QUESTION = re.compile(r"\b(tell me more|more about|more detail|explain|elaborate)\b", re.IGNORECASE)
 DOC_MENTIONS = {  # words by which a question points at one document kind
-    "article": re.compile(r"\b(op-?ed|article|ventura|author|chatham)\b", re.I),
+    "article": re.compile(r"\b(op-?ed|article|ventura|author|chatham)\b", re.IGNORECASE),
     "digest": re.compile(r"\b(UN|U\.N\.|united nations|report|WESP|digest|DESA)\b"),
 }
-SUBQUESTION_SPLIT = re.compile(r"[;?]\s+|,\s+and\s+(?=(how|what|why|which|where|when|who)\b)", re.I)
+SUBQUESTION_SPLIT = re.compile(r"[;?]\s+|,\s+and\s+(?=(how|what|why|which|where|when|who)\b)", re.IGNORECASE)
 
 
 # Words of quantity questions too vague to name what is being quantified.
 VAGUE = frozenset(terms("expect expected happen change compare crisis situation level amount "
                         "number figure total overall estimate fast quick high large big"))
-WHY_QUESTION = re.compile(r"^\s*(why|how come)\b", re.I)
+WHY_QUESTION = re.compile(r"^\s*(why|how come)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -145,7 +152,8 @@ class ExtractiveAnswerer:
         q_numbers = numbers(question) | (numbers(resolved) - numbers(question) if not numbers(question) else set())
         if q_numbers:
             claimed = q_numbers - years(question) - years(resolved)
-            if claimed and len(years(question)) < 2:  # a claimed figure: bound in one sentence
+            followup_year = resolved != question and years(question)  # "and in 2022?"
+            if (claimed and len(years(question)) < 2) or followup_year:  # bound in one sentence
                 cands = [c for c in cands if q_numbers <= numbers(c.text)]
             else:  # only years (context), or a comparison across years: the paragraph suffices
                 ok = {i for i, p in enumerate(passages)

@@ -11,11 +11,11 @@ from assistant.corpus.text import split_sentences
 _FOLLOWUP_START = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what of|and what|and how|how does (that|this|it)|"
     r"how do (they|those)|compare|tell me more|more about|why( is| was)? that|who (said|says|wrote|"
-    r"claims?) (that|this|it)|where does (that|this|it)|is that|was that|what else)\b", re.I)
-_PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|its|their|there|one|ones)\b", re.I)
+    r"claims?) (that|this|it)|where does (that|this|it)|is that|was that|what else)\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|its|their|there|one|ones)\b", re.IGNORECASE)
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
              "4th": 4, "last": -1}
-_WHO_SAID = re.compile(r"\bwho (said|says|wrote|claims?|argued|argues)\b", re.I)
+_WHO_SAID = re.compile(r"\bwho (said|says|wrote|claims?|argued|argues)\b", re.IGNORECASE)
 
 
 def _last(history: list[dict], role: str) -> str:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
 import numpy as np
 from llama_index.core.embeddings import BaseEmbedding
 

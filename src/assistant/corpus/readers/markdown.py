@@ -27,7 +27,7 @@ DIV_KINDS = {k.value: k for k in Kind} | {"meta": Kind.METADATA, "note": Kind.MA
 def split_front_matter(text: str, name: str) -> tuple[dict, str]:
     if not text.startswith("---"):
         return {}, text
-    end = re.search(r"^---\s*$", text[3:], flags=re.M)
+    end = re.search(r"^---\s*$", text[3:], flags=re.MULTILINE)
     if not end:
         raise CorpusError(f"{name}: front matter opened with '---' is never closed. "
                           "Add the closing '---' line, then run `assistant index rebuild`.")

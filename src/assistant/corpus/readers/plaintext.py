@@ -9,7 +9,7 @@ from assistant.corpus.models import Block, Kind
 from assistant.corpus.readers import Parsed, decode_text
 
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
-_FOOTNOTE = re.compile(r"^(\d{1,2})(?=[A-Z])(.{10,})$", re.S)
+_FOOTNOTE = re.compile(r"^(\d{1,2})(?=[A-Z])(.{10,})$", re.DOTALL)
 _REF_AFTER_SENTENCE = re.compile(r"(?<=[a-z][.,;])(\d{1,2})(?=\s|$)")
 
 
