@@ -50,6 +50,10 @@ def test_rebuild_status_list_show(run, corpus_dir):
 def test_clear_errors_without_traceback(run):
     res = run("search", "GDP", code=1)
     assert "No index" in res.stderr and "assistant index rebuild" in res.stderr
+    res = run("ask", "How much did world output fall in 2020?", code=1)
+    assert "No index" in res.stderr and "assistant index rebuild" in res.stderr
+    res = run("ask", "   ", code=1)
+    assert "The question is empty" in res.stderr
     res = run("corpus", "show", "oped:nothere", code=1)
     assert "No paragraph 'oped:nothere'" in res.stderr
 
@@ -77,3 +81,26 @@ def test_real_sources_list_the_report_pdf():
     assert urls["WESP2021_FullReport.pdf"] == ("https://www.un.org/development/desa/dpad/wp-content/"
                                                "uploads/sites/45/WESP2021_FullReport.pdf")
     assert urls["oped-road-back-to-multilateralism.md"].startswith("https://americas.chathamhouse.org/")
+
+
+def test_ask_on_a_stale_index_answers_with_a_warning(run, corpus_dir):
+    run("index", "rebuild", "-q")
+    (corpus_dir / "extra.md").write_text("# Extra\n\nA new paragraph about tariffs.\n", "utf-8")
+    res = run("ask", "How much did world gross product contract in 2020?", "--json")
+    data = json.loads(res.stdout)
+    assert "4.3 per cent" in data["answer"] and data["citations"]
+    assert any("stale" in w and "extra.md" in w for w in data["warnings"])
+    lines = run("ask", "--batch", str(_batch(corpus_dir)), "--json").stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["id"] for r in rows] == ["a", "b", None]
+    assert "error" in rows[2]
+
+
+def _batch(corpus_dir):
+    path = corpus_dir.parent / "batch.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "a", "question": "How much did world gross product contract in 2020?"}),
+        json.dumps({"id": "b", "question": "And in 2021?", "history": [
+            {"role": "user", "content": "How much did world gross product contract in 2020?"}]}),
+        "not json"]) + "\n", "utf-8")
+    return path
