@@ -102,7 +102,7 @@ class Assistant:
 
     # -- index ----------------------------------------------------------------------------------
     def status(self) -> IndexStatus:
-        return index_status(self.settings)
+        return index_status(self.settings, self.corpus)
 
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> RebuildReport:
         report = rebuild(self.settings, self.embedder, full=full, progress=progress)

@@ -22,9 +22,12 @@ META_INTENTS: list[tuple[re.Pattern, frozenset]] = [
     (re.compile(r"\b(who (wrote|authored|is the author)|author|written by|byline|writer)\b", re.IGNORECASE),
      frozenset({Kind.BYLINE, Kind.BIO, Kind.METADATA})),
     (re.compile(r"\b(publish\w*|publication|date[ds]?|when was (it|this|the)|released?|"
-                r"reading time|min(ute)?s? read|opinion piece|series|type of (article|piece))\b", re.IGNORECASE),
+                r"reading time|min(ute)?s? read|how long .{0,30}\bread|opinion( piece)?|series|"
+                r"(type|kind|sort) of (article|piece|text|document)|title[ds]?|called|"
+                r"publisher|outlet|think tank|url|link|web ?site)\b", re.IGNORECASE),
      frozenset({Kind.METADATA})),
-    (re.compile(r"\b(photo\w*|picture|image|caption)\b", re.IGNORECASE), frozenset({Kind.CAPTION})),
+    (re.compile(r"\b(photo\w*|picture|image|caption|pictured|illustrat\w+)\b", re.IGNORECASE),
+     frozenset({Kind.CAPTION})),
     (re.compile(r"\b(footnote|sources?|cites?|cited|reference[sd]?)\b", re.IGNORECASE),
      frozenset({Kind.FOOTNOTE})),
     (re.compile(r"\b(bio|biography|background|career|who is|who was|ambassador|positions?)\b", re.IGNORECASE),

@@ -141,3 +141,19 @@ def test_end_to_end_with_the_bundled_model(corpus_dir, make_settings):
     assert assistant.corpus.paragraph(hits[0].paragraph_id).text.startswith("2. Making the multilateral")
     stored = json.loads((settings.index_dir / "manifest.json").read_text())
     assert stored["chunking"]["max_tokens"] == 240
+
+
+def test_status_sees_paragraphs_the_readers_now_produce_differently(corpus_dir, make_settings):
+    from assistant.index.manifest import write_manifest
+
+    settings = make_settings(corpus_dir)
+    Assistant(settings).rebuild()
+    manifest = read_manifest(settings.index_dir)
+    dropped = next(iter(manifest.paragraphs))
+    del manifest.paragraphs[dropped]  # as if an older reader had not produced this paragraph
+    write_manifest(settings.index_dir, manifest)
+    status = Assistant(settings).status()
+    assert not status.fresh
+    assert "1 paragraphs are not indexed" in status.reasons[0]
+    Assistant(settings).rebuild()
+    assert Assistant(settings).status().fresh

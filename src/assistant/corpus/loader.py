@@ -110,7 +110,7 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
             label = f"{prefix} ¶{counters[scope]}"
         elif block.kind is Kind.HEADING:
             label = f"{short_title} § {_strip_parenthetical(block.text)[:60]}"
-        elif block.kind is Kind.METADATA and position == 0 and block.text.startswith("“"):
+        elif block.kind is Kind.METADATA and position == 0 and block.text.startswith("Title: “"):
             label = f"{short_title} front matter"
         elif block.kind is Kind.FOOTNOTE and block.footnote_label:
             label = f"{short_title} footnote {block.footnote_label}"
@@ -158,7 +158,7 @@ def front_matter_card(meta: dict) -> Block | None:
         parts.append(f"in the series {meta['series']}")
     if not title or not parts:
         return None
-    text = f"“{title}”: " + ", ".join(parts) + "."
+    text = f"Title: “{title}”. " + ", ".join(parts).capitalize()[0] + ", ".join(parts)[1:] + "."
     url = meta.get("source_url") or meta.get("report_url")
     if url:
         text += f" Source: {url}"

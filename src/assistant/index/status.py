@@ -38,7 +38,9 @@ class IndexStatus:
         }
 
 
-def index_status(settings: Settings) -> IndexStatus:
+def index_status(settings: Settings, corpus=None) -> IndexStatus:
+    """`corpus` (a loaded Corpus) lets the check also see paragraphs the readers now produce
+    differently from what was indexed (e.g. after an upgrade), not only changed files."""
     manifest = read_manifest(settings.index_dir)  # IndexCorruptError propagates: it is an answer
     if manifest is None:
         return IndexStatus(False, ["never built: run `assistant index rebuild`"])
@@ -64,4 +66,10 @@ def index_status(settings: Settings) -> IndexStatus:
             reasons.append(f"corpus file removed: {rel}")
         elif current[rel] != manifest.corpus_files[rel]:
             reasons.append(f"corpus file changed: {rel}")
+    if corpus is not None and not reasons:
+        indexed, current_ids = set(manifest.paragraphs), {p.id for p in corpus.paragraphs}
+        if indexed != current_ids:
+            reasons.append(f"{len(current_ids - indexed)} paragraphs are not indexed and "
+                           f"{len(indexed - current_ids)} no longer exist (the readers changed); "
+                           "run `assistant index rebuild`")
     return IndexStatus(not reasons, reasons, manifest)
