@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,13 @@ OPED = CORPUS / "oped-road-back-to-multilateralism.md"
 DIGEST = CORPUS / "wesp2021-digest.md"
 RAW_OPED = ROOT.parent / "shared" / "corpus" / "oped-road-back-to-multilateralism.txt"
 BUNDLED = "bundled:all-MiniLM-L6-v2"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

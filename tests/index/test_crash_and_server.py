@@ -3,7 +3,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from assistant.chat import Assistant
 from assistant.index.manifest import read_manifest
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,12 +84,6 @@ def test_cli_refuses_concurrent_rebuild(corpus_dir, make_settings):
     assert "Traceback" not in res.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
     url = os.environ.get("ASSISTANT_TEST_CHROMA_URL")
@@ -97,7 +91,7 @@ def chroma_url(tmp_path_factory):
         yield url
         return
     binary = Path(sys.executable).parent / "chroma"
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen([str(binary), "run", "--host", "127.0.0.1", "--port", str(port),
                              "--path", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,23 +4,17 @@ port over the real corpus and the real bundled model (the session's `real_assist
 from __future__ import annotations
 
 import re
-import socket
 import time
 
 import httpx
 import pytest
 
 from assistant.web.render import plain_text
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
 POVERTY = "How many people were pushed into poverty in Latin America?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import shutil
-import socket
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -23,17 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 BUNDLED = "bundled:all-MiniLM-L6-v2"
+from tests.conftest import free_port
 from tests.web.hostile import IMG, INJECTION_MD, SCRIPT
 
 POVERTY = "How many people were pushed into poverty in Latin America?"
 FOLLOW_UP = "Who said that?"
 ANSWERS = "#ba-chat .ba-answer:not(.ba-streaming)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
