@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -13,16 +14,23 @@ from assistant.answer import followup
 from assistant.answer.extractive import ExtractiveAnswerer, build_idf, to_sentences
 from assistant.answer.types import MAX_QUESTION_CHARS, Answer, Citation, Passage
 from assistant.config import Settings, offline_environment
-from assistant.corpus.loader import Corpus, load_corpus
+from assistant.corpus.loader import Corpus, corpus_signature, load_corpus
 from assistant.errors import QuestionError
 from assistant.index.chunks import chunk_corpus
 from assistant.index.embedding import Embedder, load_embedder
+from assistant.index.manifest import manifest_path
 from assistant.index.reader import OpenIndex, open_index
 from assistant.index.rebuild import Progress, RebuildReport, rebuild
 from assistant.index.status import IndexStatus, index_status
 from assistant.retrieve import RetrievalConfig, Retriever
 
 NEAREST_ON_REFUSAL = 3
+
+
+@dataclass
+class Hit:
+    paragraph_id: str
+    score: float  # cosine similarity
 REPORT_KINDS = ("digest", "report")
 
 
@@ -126,15 +134,8 @@ class Assistant:
     def search(self, query: str, k: int = 8, doc: str | None = None) -> list[Passage]:
         return self.retriever.search(check_question(query), k=k, docs=self.doc_filter(doc))
 
-    def dense_search(self, query: str, k: int = 5):
-        """Dense retrieval only, as (paragraph_id, cosine) pairs (index checks and tests)."""
-        from dataclasses import dataclass
-
-        @dataclass
-        class Hit:
-            paragraph_id: str
-            score: float
-
+    def dense_search(self, query: str, k: int = 5) -> list[Hit]:
+        """Dense retrieval straight from Chroma, without the retriever (index checks, tests)."""
         vector = self.embedder.model.get_query_embedding(query)
         res = self.index.collection.query(query_embeddings=[vector], n_results=min(k * 3, 50),
                                           include=["metadatas", "distances"])
@@ -272,11 +273,21 @@ class Assistant:
         return Answer(question, [], nearest, True, backend, warnings=[f"refused: {reason}"])
 
     def _stale_warning(self) -> list[str]:
+        """Checked on every question, so the file hashing behind it runs only when a corpus
+        file or the manifest was written since the last check."""
+        manifest = manifest_path(self.settings.index_dir)
+        key = (corpus_signature(self.settings.corpus_dir),
+               manifest.stat().st_mtime_ns if manifest.exists() else None)
+        cached = self.__dict__.get("_stale_cache")
+        if cached and cached[0] == key:
+            return list(cached[1])
         try:
             status = self.status()
         except Exception:
             return []
+        warnings = []
         if status.manifest and not status.fresh:
-            return ["The index is stale (" + "; ".join(status.reasons) + "). Answers come from the "
-                    "old index; run `assistant index rebuild`."]
-        return []
+            warnings = ["The index is stale (" + "; ".join(status.reasons) + "). Answers come "
+                        "from the old index; run `assistant index rebuild`."]
+        self.__dict__["_stale_cache"] = (key, warnings)
+        return list(warnings)

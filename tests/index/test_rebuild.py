@@ -157,3 +157,14 @@ def test_status_sees_paragraphs_the_readers_now_produce_differently(corpus_dir, 
     assert "1 paragraphs are not indexed" in status.reasons[0]
     Assistant(settings).rebuild()
     assert Assistant(settings).status().fresh
+
+
+def test_stale_warning_is_cached_but_sees_a_corpus_edit(corpus_dir, make_settings):
+    settings = make_settings(corpus_dir)
+    assistant = Assistant(settings)
+    assistant.rebuild()
+    assert assistant._stale_warning() == []
+    assert assistant._stale_warning() == []  # served from the cache
+    (corpus_dir / "extra.md").write_text("# Extra\n\nNew text.\n", "utf-8")
+    warning = assistant._stale_warning()
+    assert warning and "corpus file added: extra.md" in warning[0]

@@ -27,7 +27,6 @@ _KIND_LABELS = {
 @dataclass
 class Corpus:
     documents: list[Document] = field(default_factory=list)
-    file_hashes: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     warnings: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -64,6 +63,25 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
         if p.is_file() and p.name not in _IGNORED and not p.name.startswith(".")
         and not p.name.lower().startswith("readme")
     )
+
+
+def corpus_file_hashes(corpus_dir: Path) -> dict[str, str]:
+    """SHA-256 of every corpus file (skipped ones included) and of sources.toml: what the
+    manifest records and what freshness is judged against."""
+    corpus_dir = Path(corpus_dir)
+    hashes = {p.relative_to(corpus_dir).as_posix(): file_hash(p.read_bytes())
+              for p in corpus_files(corpus_dir)}
+    if (corpus_dir / SOURCES_FILE).exists():
+        hashes[SOURCES_FILE] = file_hash((corpus_dir / SOURCES_FILE).read_bytes())
+    return hashes
+
+
+def corpus_signature(corpus_dir: Path) -> tuple:
+    """Names, sizes and modification times of the corpus files: cheap to take, and it
+    changes whenever a file is added, removed or written."""
+    corpus_dir = Path(corpus_dir)
+    paths = corpus_files(corpus_dir) + [p for p in [corpus_dir / SOURCES_FILE] if p.exists()]
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
 
 
 def slug(text: str) -> str:
@@ -216,5 +234,4 @@ def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0) -> Corpus:
             continue
         corpus.warnings.extend(warnings)
         corpus.documents.append(doc)
-        corpus.file_hashes[rel] = file_hash(path.read_bytes())
     return corpus

@@ -20,8 +20,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from assistant.config import Settings
-from assistant.corpus.loader import Corpus, corpus_files, load_corpus
-from assistant.corpus.text import file_hash
+from assistant.corpus.loader import Corpus, corpus_file_hashes, load_corpus
 from assistant.errors import AssistantError, IndexCorruptError, RebuildLockedError
 from assistant.index.chunks import Chunk, chunk_corpus, chunking_settings
 from assistant.index.embedding import Embedder
@@ -219,13 +218,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         for c in chunks:
             entry = paragraphs.setdefault(c.paragraph.id, {"hash": c.paragraph.content_hash, "chunks": {}})
             entry["chunks"][c.id] = c.embed_hash
-        files = {rel: h for rel, h in corpus.file_hashes.items()}
-        for path in corpus_files(Path(settings.corpus_dir)):
-            rel = path.relative_to(settings.corpus_dir).as_posix()
-            files.setdefault(rel, file_hash(path.read_bytes()))
-        sources = Path(settings.corpus_dir) / "sources.toml"
-        if sources.exists():
-            files["sources.toml"] = file_hash(sources.read_bytes())
+        files = corpus_file_hashes(settings.corpus_dir)
         previous = ([{"version": old.version, "collection": old.collection}] + old.previous
                     if old and old.mode == ("server" if settings.chroma_url else "local") else [])
         manifest = Manifest(

@@ -4,11 +4,9 @@ never loads the model."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from assistant.config import Settings
-from assistant.corpus.loader import corpus_files
-from assistant.corpus.text import file_hash
+from assistant.corpus.loader import corpus_file_hashes
 from assistant.index.chunks import chunking_settings
 from assistant.index.embedding import resolve_model
 from assistant.index.manifest import Manifest, read_manifest
@@ -53,12 +51,7 @@ def index_status(settings: Settings, corpus=None) -> IndexStatus:
         reasons.append("chunking settings changed; run `assistant index rebuild`")
     if manifest.mode != ("server" if settings.chroma_url else "local"):
         reasons.append(f"index was built for the {manifest.mode} store; run `assistant index rebuild`")
-    corpus_dir = Path(settings.corpus_dir)
-    current = {}
-    for path in corpus_files(corpus_dir):
-        current[path.relative_to(corpus_dir).as_posix()] = file_hash(path.read_bytes())
-    if (corpus_dir / "sources.toml").exists():
-        current["sources.toml"] = file_hash((corpus_dir / "sources.toml").read_bytes())
+    current = corpus_file_hashes(settings.corpus_dir)
     for rel in sorted(set(current) | set(manifest.corpus_files)):
         if rel not in manifest.corpus_files:
             reasons.append(f"corpus file added: {rel}")
