@@ -61,6 +61,22 @@ class Sentence:
     quote: str = ""  # the sentence of the cited paragraph it rests on, for highlighting
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why an answer was refused: the name of the policy check that fired, and what it saw."""
+
+    check: str  # unknown_subject | premise_mismatch | figure_not_bound | answer_type_absent | ...
+    detail: str
+
+
+@dataclass
+class ShortAnswer:
+    """A verbatim span of cited paragraph ``n`` that answers the question on its own."""
+
+    text: str
+    n: int
+
+
 @dataclass
 class Answer:
     question: str
@@ -71,13 +87,22 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     resolved_question: str = ""  # the question after follow-up resolution
+    refusal: Refusal | None = None  # set when refused
+    short_answer: ShortAnswer | None = None
+
+    @property
+    def correction(self) -> bool:
+        """A refusal that goes on with what the brief does state, cited."""
+        return self.refused and bool(self.sentences)
 
     @property
     def text(self) -> str:
         """The answer with an inline [n] after each sentence."""
-        if self.refused:
-            return REFUSAL
-        parts = []
+        parts = [REFUSAL] if self.refused else []
+        if self.short_answer is not None and not self.refused:
+            parts.append(f"{_sentence_case(self.short_answer.text)} [{self.short_answer.n}].")
+        if self.refused and self.sentences:
+            parts.append("It says:")
         for s in self.sentences:
             marks = "".join(f"[{n}]" for n in s.citations)
             parts.append(f"{s.text} {marks}".strip())
@@ -91,6 +116,8 @@ class Answer:
             "answer": self.text,
             "refused": self.refused,
             "citations": [asdict(c) for c in self.citations],
+            "short_answer": asdict(self.short_answer) if self.short_answer else None,
+            "refusal": asdict(self.refusal) if self.refusal else None,
             "backend": self.backend,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
@@ -99,3 +126,7 @@ class Answer:
         if self.warnings:
             data["warnings"] = self.warnings
         return data
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:] if text[:1].islower() else text

@@ -37,6 +37,9 @@ class Item:
     reference: str
     gold: tuple[str, ...]  # paragraph IDs, in the order of the quotes
     related: tuple[str, ...]  # paragraphs near the topic of an unanswerable question
+    paraphrase_of: str | None = None  # the id of the item this one rephrases
+    perturbation: str | None = None  # none | entity | figure | year (generated items)
+    group: str | None = None  # items that must get the same outcome (an item and its paraphrases)
 
     @property
     def answerable(self) -> bool:
@@ -97,7 +100,9 @@ def load_items(corpus: Corpus, split: str = "all", path: Path = DEFAULT_QA) -> l
             history=tuple(raw.get("history") or ()),
             facts=tuple(tuple(aliases) for aliases in raw.get("facts") or ()),
             reference=raw.get("reference", ""), gold=tuple(dict.fromkeys(resolved["gold"])),
-            related=tuple(dict.fromkeys(resolved["related"]))))
+            related=tuple(dict.fromkeys(resolved["related"])),
+            paraphrase_of=raw.get("paraphrase_of"), perturbation=raw.get("perturbation"),
+            group=raw.get("group") or raw.get("paraphrase_of") or qid))
     if problems:
         raise DatasetError(f"{path} does not match the corpus:\n  " + "\n  ".join(problems))
     ids = [i.id for i in items]

