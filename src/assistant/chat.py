@@ -10,18 +10,20 @@ from functools import cached_property
 
 import numpy as np
 
-from assistant.answer import followup
-from assistant.answer.extractive import ExtractiveAnswerer, build_idf, to_sentences
-from assistant.answer.types import MAX_QUESTION_CHARS, Answer, Citation, Passage
+from assistant.answer.extractive import CorpusNames, ExtractiveAnswerer, to_sentences
+from assistant.answer.policy import PRE_GENERATION, decide
+from assistant.answer.types import MAX_QUESTION_CHARS, Answer, Citation, Passage, Refusal, ShortAnswer
 from assistant.config import Settings, offline_environment
 from assistant.corpus.loader import Corpus, corpus_signature, load_corpus
 from assistant.errors import QuestionError
-from assistant.index.chunks import chunk_corpus
+from assistant.index import sentences as sidecar
 from assistant.index.embedding import Embedder, load_embedder
 from assistant.index.manifest import manifest_path
 from assistant.index.reader import OpenIndex, open_index
 from assistant.index.rebuild import Progress, RebuildReport, rebuild
 from assistant.index.status import IndexStatus, index_status
+from assistant.nlp import load_pipeline
+from assistant.query import Query, analyse
 from assistant.retrieve import RetrievalConfig, Retriever
 
 NEAREST_ON_REFUSAL = 3
@@ -73,23 +75,36 @@ class Assistant:
         return open_index(self.settings, self.embedder)
 
     @cached_property
+    def nlp(self):
+        return load_pipeline(self.settings.spacy_pipeline)
+
+    @cached_property
+    def sentences(self) -> sidecar.SentenceStore:
+        manifest = self.index.manifest
+        return sidecar.load(sidecar.sidecar_dir(self.settings.index_dir, manifest.version), self.nlp,
+                            manifest.model_fingerprint)
+
+    @cached_property
     def retriever(self) -> Retriever:
-        chunks = chunk_corpus(self.corpus, self.embedder.count_tokens, self.settings.chunk_max_tokens)
-        return Retriever(self.corpus, chunks, self.index.collection, self.embedder,
-                         self.retrieval_config)
+        return Retriever(self.corpus, self.index.collection, self.embedder, self.sentences,
+                         self.nlp, self.retrieval_config)
 
     @cached_property
     def extractive(self) -> ExtractiveAnswerer:
-        paragraphs = self.corpus.paragraphs
-        from assistant.answer.evidence import terms
-
-        vocabulary = {t for p in paragraphs for t in terms(p.search_text)}
+        docs = self.corpus.documents
         context = {d.doc_id: " ".join(str(d.meta.get(k, "")) for k in
                                       ("title", "short_title", "author", "publisher", "series"))
-                   for d in self.corpus.documents}
-        corpus_text = " ".join(p.search_text for p in paragraphs)
-        return ExtractiveAnswerer(self.embed_sentences, corpus_text, vocabulary,
-                                  build_idf([p.search_text for p in paragraphs]), context)
+                   for d in docs}
+        texts = [p.text for p in self.corpus.paragraphs] + [p.section_path for p in self.corpus.paragraphs]
+        names = CorpusNames(texts + list(context.values()), self.sentences.vocabulary)
+        return ExtractiveAnswerer(self.sentences, names, context,
+                                  {p.id: p for p in self.corpus.paragraphs}, self.retriever.passage)
+
+    def analyse(self, question: str, history: list[dict] | None = None, llm=None) -> Query:
+        """The question analysed once (resolved against the history, parsed, embedded)."""
+        return analyse(question, history, self.nlp, self.corpus.documents,
+                       embed=self.embedder.model.get_query_embedding,
+                       condense=llm.condense if llm is not None else None)
 
     def embed_sentences(self, texts: list[str]) -> np.ndarray:
         """L2-normalised sentence embeddings, cached for the life of the process."""
@@ -101,12 +116,9 @@ class Assistant:
         return np.stack([self._sentence_vectors[t] for t in texts]) if texts else np.zeros((0, 1))
 
     def warm_up(self) -> None:
-        """Load everything and embed every corpus sentence, so the first question is fast."""
-        from assistant.answer.extractive import WHOLE_KINDS, answer_units
-
-        self.retriever  # noqa: B018
-        self.embed_sentences([s for p in self.corpus.paragraphs for s in (
-            [p.text] if p.kind.value in WHOLE_KINDS else answer_units(p.text))])
+        """Load the model, the index, the sidecar and the parser, so the first question is fast."""
+        self.retriever, self.extractive  # noqa: B018
+        self.analyse("warm up")
 
     # -- index ----------------------------------------------------------------------------------
     def status(self) -> IndexStatus:
@@ -114,7 +126,7 @@ class Assistant:
 
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> RebuildReport:
         report = rebuild(self.settings, self.embedder, full=full, progress=progress)
-        for name in ("corpus", "index", "retriever", "extractive"):
+        for name in ("corpus", "index", "sentences", "retriever", "extractive"):
             self.__dict__.pop(name, None)
         return report
 
@@ -132,7 +144,8 @@ class Assistant:
         raise AssistantError(f"Unknown document '{doc}'. Use one of: all, report, {', '.join(ids)}.")
 
     def search(self, query: str, k: int = 8, doc: str | None = None) -> list[Passage]:
-        return self.retriever.search(check_question(query), k=k, docs=self.doc_filter(doc))
+        return self.retriever.search(self.analyse(check_question(query)), k=k,
+                                     docs=self.doc_filter(doc))
 
     def dense_search(self, query: str, k: int = 5) -> list[Hit]:
         """Dense retrieval straight from Chroma, without the retriever (index checks, tests)."""
@@ -165,39 +178,37 @@ class Assistant:
         llm, backend_warning = self._llm_or_fallback(backend or self.settings.backend)
         warnings += backend_warning
         t0 = time.perf_counter()
-        if llm is not None and history:
-            resolved = llm.condense(question, history) or followup.resolve(question, history)
-        else:
-            resolved = followup.resolve(question, history)
-        vector = self.embedder.model.get_query_embedding(resolved)
-        passages = self.retriever.search(resolved, k=8, docs=docs, vector=vector)
+        query = self.analyse(question, history, llm if history else None)
+        passages = self.retriever.search(query, k=8, docs=docs)
         t1 = time.perf_counter()
         answer = None
-        if llm is not None:
-            text = ""
-            for delta in llm.stream(resolved, passages, history):
-                text += delta
-                yield delta
-            answer = self._checked_llm_answer(question, text, passages, llm.name, warnings)
-        if answer is None:  # extractive, or the LLM answer had no supported sentence
-            answer = self._extractive_answer(question, resolved, passages, vector)
-            if llm is None:
-                yield answer.text
+        if llm is not None:  # the policy's verdict on the question stands over the model's text
+            verdict = decide(self.extractive.evidence(query, passages), PRE_GENERATION)
+            if verdict is None:
+                text = ""
+                for delta in llm.stream(query.resolved, passages, history):
+                    text += delta
+                    yield delta
+                answer = self._checked_llm_answer(question, text, passages, llm.name, warnings)
+        if answer is None:  # extractive, a policy refusal, or an LLM answer with no support
+            answer = self._extractive_answer(query, passages)
+            yield answer.text
         t2 = time.perf_counter()
-        answer.resolved_question = resolved
+        answer.resolved_question = query.resolved
         answer.warnings = warnings + answer.warnings
         answer.timings_ms = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000,
                              "total": (t2 - t0) * 1000}
         yield answer
 
-    def _extractive_answer(self, question: str, resolved: str, passages: list[Passage],
-                           vector) -> Answer:
-        draft = self.extractive.draft(question, resolved, passages, vector)
-        if draft.refused:
-            return self._refusal(question, passages, "extractive", draft.reason)
-        sentences, cited = to_sentences(draft, draft.passages)
+    def _extractive_answer(self, query: Query, passages: list[Passage]) -> Answer:
+        draft = self.extractive.draft(query, passages)
+        if draft.refused and not draft.sentences:
+            return self._refusal(query.question, passages, "extractive", draft.refusal)
+        sentences, cited, short_n = to_sentences(draft)
         citations = [Citation.from_passage(n, draft.passages[i]) for n, i in enumerate(cited, 1)]
-        return Answer(question, sentences, citations, False, "extractive")
+        short = ShortAnswer(draft.short[0], short_n) if draft.short and short_n else None
+        return Answer(query.question, sentences, citations, draft.refused, "extractive",
+                      refusal=draft.refusal, short_answer=short)
 
     def _checked_llm_answer(self, question: str, text: str, passages: list[Passage],
                             backend: str, warnings: list[str]) -> Answer | None:
@@ -206,7 +217,8 @@ class Assistant:
         from assistant.answer.verify import is_refusal, parse_cited_sentences, verify
 
         if is_refusal(text):
-            return self._refusal(question, passages, backend, "the model found no answer")
+            return self._refusal(question, passages, backend,
+                                 Refusal("model_refused", "the model found no answer"))
         checked = verify(parse_cited_sentences(text), passages, self.embed_sentences)
         if not any(s.supported for s in checked):
             warnings.append(f"The {backend} answer had no sentence supported by the brief; "
@@ -267,10 +279,11 @@ class Assistant:
                 names.append(name)
         return names
 
-    def _refusal(self, question: str, passages: list[Passage], backend: str, reason: str) -> Answer:
+    def _refusal(self, question: str, passages: list[Passage], backend: str,
+                 refusal: Refusal) -> Answer:
         nearest = [Citation.from_passage(n, p, supported=False)
                    for n, p in enumerate(passages[:NEAREST_ON_REFUSAL], 1)]
-        return Answer(question, [], nearest, True, backend, warnings=[f"refused: {reason}"])
+        return Answer(question, [], nearest, True, backend, refusal=refusal)
 
     def _stale_warning(self) -> list[str]:
         """Checked on every question, so the file hashing behind it runs only when a corpus

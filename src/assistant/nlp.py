@@ -34,7 +34,7 @@ please rather same shall she should so some such than that the their theirs them
 then there these they this those though through thus to too toward towards under until up upon
 us very via was we were what whatever when whenever where whereas whether which while who
 whoever whom whose why will with within without would yet you your yours yourself yourselves
-according say says said saying tell told give gave given explain describe mention mentions
+according accord say says said saying tell told give gave given explain describe mention mentions
 mentioned kind sort much many lot lots thing things something anything way really actually
 cent percent percentage
 """.split())
@@ -90,6 +90,9 @@ def token_terms(tokens: Iterable) -> list[str]:
     for t in tokens:
         if t.is_punct or t.is_space or t.like_num:
             continue
+        if len(t.text) > 1 and t.text.isupper() and t.text.isalpha():  # "US", "WHO": not "us", "who"
+            out.append(t.text.lower())
+            continue
         lemma = t.lemma_ if t.pos_ in ("VERB", "AUX", "NOUN") else t.text  # proper nouns as written
         term = term_of(lemma)
         if term:
@@ -102,4 +105,6 @@ def terms(text: str, nlp=None) -> list[str]:
     words (enough for short labels such as section titles)."""
     if nlp is not None:
         return token_terms(nlp(text))
-    return [t for t in (term_of(w) for w in _WORD.findall(normalise(text))) if t]
+    return [w.lower() if len(w) > 1 and w.isupper() else term_of(w)
+            for w in _WORD.findall(normalise(text))
+            if (len(w) > 1 and w.isupper()) or term_of(w)]

@@ -1,39 +1,23 @@
-"""Hybrid retrieval: dense (Chroma, through llama-index) and BM25 (bm25s, through llama-index's
-BM25 retriever) over the same chunks, fused with weighted reciprocal rank fusion, collapsed to
-paragraphs, with a prior that keeps bylines and captions from crowding out body text unless the
-question asks about the document itself."""
+"""Hybrid retrieval: dense (Chroma, through llama-index) over the chunks and BM25 (bm25s) over
+the paragraphs, tokenised with the product's one text toolkit (the lemma stems of
+``assistant.nlp``, plus numbers as tokens), fused with weighted reciprocal rank fusion and
+collapsed to paragraphs. Priors: bylines and captions do not crowd out body text unless the
+question asks about the document itself, and a question that names a document (its aliases
+in corpus metadata) prefers that document's paragraphs."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from assistant.answer.evidence import numbers
 from assistant.answer.types import Passage
 from assistant.corpus.loader import Corpus
 from assistant.corpus.models import PERIPHERAL_KINDS, Kind
-from assistant.corpus.text import normalise
-from assistant.index.chunks import Chunk
 from assistant.index.embedding import Embedder
-
-# Numbers ("8.0", "2,412") stay whole tokens; bm25s' default pattern would drop them.
-TOKEN_PATTERN = r"(?u)\b\d+(?:[.,]\d+)*\b|\b\w\w+\b"
-# Questions about the document itself, and the paragraph kinds that answer them.
-META_INTENTS: list[tuple[re.Pattern, frozenset]] = [
-    (re.compile(r"\b(who (wrote|authored|is the author)|author|written by|byline|writer)\b", re.IGNORECASE),
-     frozenset({Kind.BYLINE, Kind.BIO, Kind.METADATA})),
-    (re.compile(r"\b(publish\w*|publication|date[ds]?|when was (it|this|the)|released?|"
-                r"reading time|min(ute)?s? read|how long .{0,30}\bread|opinion( piece)?|series|"
-                r"(type|kind|sort) of (article|piece|text|document)|title[ds]?|called|"
-                r"publisher|outlet|think tank|url|link|web ?site)\b", re.IGNORECASE),
-     frozenset({Kind.METADATA})),
-    (re.compile(r"\b(photo\w*|picture|image|caption|pictured|illustrat\w+)\b", re.IGNORECASE),
-     frozenset({Kind.CAPTION})),
-    (re.compile(r"\b(footnote|sources?|cites?|cited|reference[sd]?)\b", re.IGNORECASE),
-     frozenset({Kind.FOOTNOTE})),
-    (re.compile(r"\b(bio|biography|background|career|who is|who was|ambassador|positions?)\b", re.IGNORECASE),
-     frozenset({Kind.BIO, Kind.BYLINE})),
-]
-
+from assistant.index.sentences import SentenceStore
+from assistant.nlp import token_terms
+from assistant.query import Query
 
 @dataclass
 class RetrievalConfig:
@@ -44,26 +28,21 @@ class RetrievalConfig:
     w_bm25: float = 1.0
     peripheral_weight: float = 0.35  # score multiplier for byline/caption/... on content questions
     meta_boost: float = 1.5  # ... and for them on questions about the document itself
+    scope_boost: float = 1.5  # for paragraphs of the document a question names
 
 
-def meta_kinds(question: str) -> frozenset:
-    """The peripheral kinds a question about the document itself asks for (empty if none)."""
-    kinds: frozenset = frozenset()
-    for pattern, wanted in META_INTENTS:
-        if pattern.search(question):
-            kinds |= wanted
-    return kinds
+def bm25_tokens(terms: list[str], text: str) -> list[str]:
+    """BM25 tokens: the toolkit's terms plus the text's numbers ("#4.3")."""
+    return list(terms) + [f"#{n}" for n in sorted(numbers(text))]
 
 
 class Retriever:
     """Built once per index version; `search` is cheap."""
 
-    def __init__(self, corpus: Corpus, chunks: list[Chunk], collection, embedder: Embedder,
-                 config: RetrievalConfig | None = None):
-        import Stemmer
+    def __init__(self, corpus: Corpus, collection, embedder: Embedder, sentences: SentenceStore,
+                 nlp, config: RetrievalConfig | None = None):
+        import bm25s
         from llama_index.core import VectorStoreIndex
-        from llama_index.core.schema import TextNode
-        from llama_index.retrievers.bm25 import BM25Retriever
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.corpus, self.embedder = corpus, embedder
@@ -72,12 +51,13 @@ class Retriever:
         self._docs = {d.doc_id: d for d in corpus.documents}
         store = ChromaVectorStore(chroma_collection=collection)
         self._vector_index = VectorStoreIndex.from_vector_store(store, embed_model=embedder.model)
-        nodes = [TextNode(id_=c.id, text=c.embed_text,
-                          metadata={"paragraph_id": c.paragraph.id, "doc_id": c.paragraph.doc_id})
-                 for c in chunks]
-        self._bm25 = BM25Retriever.from_defaults(
-            nodes=nodes, similarity_top_k=min(len(nodes), self.config.k_each),
-            stemmer=Stemmer.Stemmer("english"), language="english", token_pattern=TOKEN_PATTERN)
+        section_terms = {s: token_terms(nlp(s)) for s in {p.section_path for p in corpus.paragraphs}}
+        self._bm25_ids = [p.id for p in corpus.paragraphs if p.id in sentences.docs]
+        tokens = [bm25_tokens(token_terms(sentences.docs[pid])
+                              + section_terms[self._paragraphs[pid].section_path],
+                              self._paragraphs[pid].text) for pid in self._bm25_ids]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(tokens, show_progress=False)
 
     # -- the two retrievers, each returning paragraph ids best first with their scores --------
     def dense(self, query: str, vector: list[float] | None = None, docs: list[str] | None = None,
@@ -93,31 +73,42 @@ class Retriever:
         return _collapse((n.node.metadata["paragraph_id"], n.score or 0.0)
                          for n in retriever.retrieve(bundle))
 
-    def bm25(self, query: str, docs: list[str] | None = None) -> list[tuple[str, float]]:
-        hits = self._bm25.retrieve(normalise(query))
-        return _collapse((n.node.metadata["paragraph_id"], n.score or 0.0) for n in hits
-                         if n.score and n.score > 0 and (not docs or n.node.metadata["doc_id"] in docs))
+    def bm25(self, query: Query, docs: list[str] | None = None) -> list[tuple[str, float]]:
+        tokens = bm25_tokens(query.terms, query.resolved)
+        if not tokens or not self._bm25_ids:
+            return []
+        k = min(len(self._bm25_ids), self.config.k_each)
+        ids, scores = self._bm25.retrieve([tokens], k=k, show_progress=False)
+        out = []
+        for i, score in zip(ids[0], scores[0]):
+            pid = self._bm25_ids[int(i)]
+            if score > 0 and (not docs or self._paragraphs[pid].doc_id in docs):
+                out.append((pid, float(score)))
+        return out
 
     # -- fusion -------------------------------------------------------------------------------
-    def search(self, query: str, k: int = 8, docs: list[str] | None = None,
-               vector: list[float] | None = None) -> list[Passage]:
+    def search(self, query: Query, k: int = 8, docs: list[str] | None = None) -> list[Passage]:
         cfg = self.config
+        vector = query.vector
         if vector is None and cfg.mode != "bm25":
-            vector = self.embedder.model.get_query_embedding(query)
-        dense = self.dense(query, vector, docs) if cfg.mode != "bm25" else []
+            vector = self.embedder.model.get_query_embedding(query.resolved)
+        dense = self.dense(query.resolved, vector, docs) if cfg.mode != "bm25" else []
         sparse = self.bm25(query, docs) if cfg.mode != "dense" else []
         fused: dict[str, float] = {}
         for weight, ranking in ((cfg.w_dense, dense), (cfg.w_bm25, sparse)):
             ranking = [(pid, s) for pid, s in ranking if pid in self._paragraphs]  # stale index
             for rank, (pid, _) in enumerate(ranking):
                 fused[pid] = fused.get(pid, 0.0) + weight / (cfg.rrf_k + rank + 1)
-        wanted = meta_kinds(query)
+        wanted = query.meta_kinds
+        scoped = set(query.scope) if set(query.scope) != set(self._docs) else set()
         for pid in fused:
-            kind = self._paragraphs[pid].kind
-            if kind in wanted:
+            p = self._paragraphs[pid]
+            if p.kind in wanted:
                 fused[pid] = fused[pid] * cfg.meta_boost + 1.0 / cfg.rrf_k
-            elif kind in PERIPHERAL_KINDS or kind is Kind.FOOTNOTE:
+            elif p.kind in PERIPHERAL_KINDS or p.kind is Kind.FOOTNOTE:
                 fused[pid] *= cfg.peripheral_weight
+            if p.doc_id in scoped:
+                fused[pid] *= cfg.scope_boost
         dense_score = dict(dense)
         ranked = self._with_list_items(sorted(fused.items(), key=lambda kv: -kv[1]))[:k]
         return [self.passage(pid, score, dense_score.get(pid, 0.0)) for pid, score in ranked]

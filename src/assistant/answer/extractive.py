@@ -1,341 +1,495 @@
-"""The default answerer: embedded, no LLM. It picks the sentences of the top paragraphs that
-answer the question (scored with the bundled embedding model plus lexical evidence), orders and
-de-duplicates them, and cites each one's paragraph. It never states anything that is not a
-sentence of the paragraph it cites. When the evidence is too weak, or the question rests on
-something the brief does not contain, it refuses with the fixed phrase."""
+"""The default answerer: embedded, no LLM. It never states anything that is not a verbatim
+sentence (or span) of the paragraph it cites.
+
+1. Every answer unit (sentence) of the retrieved paragraphs becomes a ``Candidate``, scored
+   against the analysed question: semantic (precomputed unit vector vs the query vector),
+   lexical (IDF-weighted share of the question's terms in the unit and its paragraph), the
+   retrieval rank, and whether it holds a span of the expected answer type. Each candidate also
+   records which of the question's constraints (names, figures, years) it binds.
+2. The refusal policy (``policy.py``) runs its named checks over those candidates.
+3. Otherwise the best units are chosen (sub-questions, named documents and list items each
+   get theirs), a **short answer** span of the expected type is cut from the best one, and
+   each unit is cited. Overview questions get an extractive summary instead (MMR over the
+   unit vectors, one sentence per section where possible); they are never refused.
+"""
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.evidence import (
-    entities,
-    figures,
-    mentions,
-    numbers,
-    terms,
-    with_acronyms,
-    years,
-)
-from assistant.answer.types import Passage, Sentence
-from assistant.corpus.text import split_sentences
-from assistant.retrieve import meta_kinds
+from assistant.answer.evidence import figures, mentions, numbers, with_acronyms, years
+from assistant.answer.policy import MIN_PREDICATE, EvidenceModel, Verdict, decide
+from assistant.answer.types import Passage, Refusal, Sentence
+from assistant.corpus.models import Paragraph
+from assistant.index.sentences import SentenceStore, Unit
+from assistant.nlp import term_of, terms
+from assistant.query import ENTITY_LABELS, AnswerType, Query
 
-QUANTITY_QUESTION = re.compile(
-    r"\b(how (much|many|large|big|fast|high|low|deep|severe)|by how much|what (percentage|share|"
-    r"proportion|rate|figure|number|amount|level)|what was .{0,40}\b(rate|growth|gdp|output)\b)", re.IGNORECASE)
-MULTI_QUESTION = re.compile(r"\b(three|two|four|areas|list|which (areas|regions|groups)|what are|"
-                            r"both|compare|and (for|about|what|how)|each|tell me more|more about|"
-                            r"explain|details?)\b", re.IGNORECASE)
-
-
-# Paragraphs quoted whole rather than sentence by sentence (a caption's credit line alone
-# does not say what the photo shows).
-WHOLE_KINDS = frozenset({"caption", "byline", "metadata", "bio", "footnote"})
-
-
-CAUSAL_QUESTION = re.compile(r"\b(why|what (caused|drove|explains?)|reasons?|causes?|because)\b", re.IGNORECASE)
-CAUSAL_SENTENCE = re.compile(r"\b(because|due to|caused|came from|driven by|result(ed)? (of|from|in)|"
-                             r"owing to|amplified|led to|made worse|as a result)\b", re.IGNORECASE)
-MORE_QUESTION = re.compile(r"\b(tell me more|more about|more detail|explain|elaborate)\b", re.IGNORECASE)
-DOC_MENTIONS = {  # words by which a question points at one document kind
-    "article": re.compile(r"\b(op-?ed|article|ventura|author|chatham)\b", re.IGNORECASE),
-    "digest": re.compile(r"\b(UN|U\.N\.|united nations|report|WESP|digest|DESA)\b"),
-}
-SUBQUESTION_SPLIT = re.compile(r"[;?]\s+|,\s+and\s+(?=(how|what|why|which|where|when|who)\b)", re.IGNORECASE)
-
-
-# Words of quantity questions too vague to name what is being quantified.
-VAGUE = frozenset(terms("expect expected happen change compare crisis situation level amount "
-                        "number figure total overall estimate fast quick high large big"))
-WHY_QUESTION = re.compile(r"^\s*(why|how come)\b", re.IGNORECASE)
+# General English causal connectives (lemmas): what a reason-sentence tends to contain.
+CAUSAL_LEMMAS = frozenset(term_of(w) for w in
+                          "because cause due result consequence reason lead drive owe thanks "
+                          "since hence therefore amplify worsen trigger".split())
+NUMERIC_LABELS = ENTITY_LABELS[AnswerType.QUANTITY]
 
 
 @dataclass
 class ExtractiveConfig:
     max_passages: int = 6
     max_sentences: int = 3
-    max_sentences_multi: int = 5
-    min_score: float = 0.30  # refuse below; midpoint of the dev optimum (bench/calibrate_refusal.py)
-    keep_ratio: float = 0.78  # further sentences kept when within this ratio of the best
+    max_sentences_list: int = 6
+    keep_ratio: float = 0.8  # further sentences kept when within this ratio of the best score
     w_semantic: float = 0.55
     w_lexical: float = 0.45
     w_rank: float = 0.06
+    type_bonus: float = 0.06  # a unit holding a span of the expected answer type
+    meta_bonus: float = 0.25  # a byline/metadata/caption unit on a question about the document
+    context_share: float = 0.35  # weight of the unit's paragraph in its score
     duplicate_cosine: float = 0.93
-    context_share: float = 0.35  # weight of the sentence's paragraph in its score
-    meta_bonus: float = 0.25
-    causal_bonus: float = 0.08  # for "because / came from / due to" sentences on why-questions  # for byline/metadata/caption sentences on questions about them
+    summary_sentences: int = 3  # per document, for overview questions
+    summary_lambda: float = 0.7  # MMR: centrality vs novelty
+
+
+class CorpusNames:
+    """What the corpus mentions anywhere (paragraphs, sections, document metadata)."""
+
+    def __init__(self, texts: list[str], vocabulary: frozenset[str]):
+        self.text = with_acronyms(" \n ".join(texts))
+        self.vocabulary = vocabulary
+
+    def mentions(self, name: str) -> bool:
+        return mentions(name, self.text)
+
+
+@dataclass(eq=False)
+class Candidate:
+    unit: Unit
+    passage_index: int
+    score: float = 0.0
+    pred: float = 0.0  # IDF-weighted share of the question's predicate terms in this unit
+    predicate_terms: int = 0  # how many of them
+    lexical: float = 0.0
+    semantic: float = 0.0
+    fits: bool = False  # holds a span of the expected answer type
+    missing_names: tuple[str, ...] = ()  # question names its paragraph never mentions
+    missing_numbers: tuple[str, ...] = ()  # question figures/years this unit does not state
+    unit_numbers: frozenset[str] = frozenset()
+    unit_figures: frozenset[str] = frozenset()
+
+    @property
+    def text(self) -> str:
+        return self.unit.text
 
 
 @dataclass
-class Candidate:
-    passage_index: int
-    position: int
-    text: str
-    score: float = 0.0
-    vector: np.ndarray | None = None
+class Evidence:
+    """What the refusal policy looks at."""
+
+    query: Query
+    candidates: list[Candidate]
+    passages: list[Passage]
+    corpus: CorpusNames
+    model: EvidenceModel | None = None
+
+    def features(self) -> dict[str, float]:
+        """Evidence features for the weak-evidence model (of the best bound candidate)."""
+        bound = [c for c in self.candidates if not c.missing_names and not c.missing_numbers]
+        best = max(bound, key=lambda c: c.score, default=None)
+        return {
+            "score": best.score if best else 0.0,
+            "semantic": best.semantic if best else 0.0,
+            "lexical": best.lexical if best else 0.0,
+            "predicate": max((c.pred for c in bound), default=0.0),
+            "dense_top": max((p.dense for p in self.passages), default=0.0),
+            "fits": float(any(c.fits for c in bound)),
+        }
 
 
 @dataclass
 class Draft:
     """What the answerer decided, before citations are numbered."""
 
-    sentences: list[tuple[Candidate, list[int]]] = field(default_factory=list)  # (sentence, passage idx)
-    refused: bool = False
-    reason: str = ""
-    passages: list[Passage] = field(default_factory=list)  # what the indices refer to
-    best_score: float = 0.0  # of the best sentence, before the min_score check
+    sentences: list[tuple[Candidate, list[int]]] = field(default_factory=list)  # (unit, passages)
+    refusal: Refusal | None = None
+    short: tuple[str, int] | None = None  # (verbatim span, passage index)
+    passages: list[Passage] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
 
 
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, embed: Callable[[list[str]], np.ndarray], corpus_text: str,
-                 vocabulary: set[str], idf: dict[str, float], doc_context: dict[str, str],
-                 config: ExtractiveConfig | None = None):
-        self.embed = embed  # cached sentence embeddings, L2-normalised rows
-        self.corpus_text = with_acronyms(corpus_text)
-        self.vocabulary = vocabulary
-        self.idf = idf
-        self.doc_context = doc_context  # doc_id -> title, author, publisher (for entity coverage)
+    def __init__(self, store: SentenceStore, corpus: CorpusNames, doc_context: dict[str, str],
+                 paragraphs: dict[str, Paragraph], passage: Callable[[str], Passage],
+                 config: ExtractiveConfig | None = None, model: EvidenceModel | None = None):
+        self.store = store
+        self.corpus = corpus
+        self.doc_context = doc_context  # doc_id -> title, author, publisher, aliases
+        self.paragraphs = paragraphs  # paragraph_id -> Paragraph (for summaries)
+        self.passage = passage  # paragraph_id -> Passage (for summaries)
         self.config = config or ExtractiveConfig()
+        self.model = model
 
-    # -- refusal checks that need no retrieval ------------------------------------------------
-    def unknown_entities(self, question: str) -> list[str]:
-        return [e for e in entities(question) if not mentions(e, self.corpus_text)]
+    # -- evidence ---------------------------------------------------------------------------
+    def evidence(self, query: Query, passages: list[Passage]) -> Evidence:
+        passages = [p for p in passages if p.kind != "heading"][: self.config.max_passages]
+        cands = [Candidate(u, i) for i, p in enumerate(passages)
+                 for u in self.store.units.get(p.paragraph_id, [])]
+        self._score(query, passages, cands)
+        return Evidence(query, cands, passages, self.corpus, self.model)
 
-    def unknown_terms(self, question: str) -> list[str]:
-        return [t for t in terms(question) if t not in self.vocabulary]
+    def _score(self, q: Query, passages: list[Passage], cands: list[Candidate]) -> None:
+        cfg = self.config
+        idf = self.store.idf_of
+        q_terms = set(q.terms)
+        name_terms = {t for e in q.entities for t in e.terms}
+        predicate = q_terms - name_terms - set(q.focus)
+        weight = sum(idf(t) for t in q_terms) or 1.0
+        p_weight = sum(idf(t) for t in predicate) or 1.0
+        vector = np.asarray(q.vector, dtype=np.float32) if q.vector is not None else None
+        if vector is not None:
+            vector = vector / (np.linalg.norm(vector) or 1.0)
+        contexts = []
+        for p in passages:
+            context = f"{p.text} {p.section} {self.doc_context.get(p.doc_id, '')}"
+            contexts.append((with_acronyms(context),
+                             self.store.paragraph_terms.get(p.paragraph_id, frozenset())
+                             | set(terms(f"{p.section} {self.doc_context.get(p.doc_id, '')}"))))
+        several_years = len(q.years) >= 2
+        for c in cands:
+            p = passages[c.passage_index]
+            acr, ctx_terms = contexts[c.passage_index]
+            unit_acr = with_acronyms(c.text)
+            named = {t for e in q.entities if mentions(e.text, unit_acr) for t in e.terms}
+            own = sum(idf(t) for t in q_terms & (c.unit.terms | named)) / weight
+            ctx = sum(idf(t) for t in q_terms & ctx_terms) / weight
+            c.lexical = (1 - cfg.context_share) * own + cfg.context_share * ctx
+            cosine = float(c.unit.vector @ vector) if vector is not None else 0.0
+            c.semantic = (1 - cfg.context_share) * cosine + cfg.context_share * p.dense
+            matched = predicate & c.unit.terms
+            c.pred = sum(idf(t) for t in matched) / p_weight if predicate else 1.0
+            c.predicate_terms = len(matched)
+            c.unit_numbers = frozenset(numbers(c.text))
+            c.unit_figures = frozenset(figures(c.text))
+            c.missing_names = tuple(e.text for e in q.entities if not mentions(e.text, acr))
+            in_reach = c.unit_numbers | (numbers(f"{p.text} {p.section}") if several_years else set())
+            c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
+            c.fits = fits(c.unit, q)
+            c.score = (cfg.w_semantic * c.semantic + cfg.w_lexical * c.lexical
+                       + cfg.w_rank / (1 + c.passage_index) + (cfg.type_bonus if c.fits else 0.0))
+            if q.about_document and p.kind in {k.value for k in q.meta_kinds}:
+                c.score += cfg.meta_bonus
 
     # -- answering ------------------------------------------------------------------------------
-    def draft(self, question: str, resolved: str, passages: list[Passage],
-              query_vector: list[float]) -> Draft:
-        cfg = self.config
-        missing = self.unknown_entities(question)
-        if missing:
-            return Draft(refused=True, reason=f"not in the brief: {', '.join(missing)}")
-        q_terms = set(terms(question)) | set(terms(resolved))
-        wanted = meta_kinds(question) or meta_kinds(resolved)
-        unknown = [t for t in terms(question) if t not in self.vocabulary]
-        if not wanted and len(unknown) >= 2 and len(unknown) * 2 >= len(set(terms(question))):
-            return Draft(refused=True, reason=f"terms not in the brief: {', '.join(unknown)}")
-
-        passages = [p for p in passages if p.kind != "heading"][: cfg.max_passages]
-        cands = [Candidate(i, j, s) for i, p in enumerate(passages) for j, s in enumerate(
-            [p.text] if p.kind in WHOLE_KINDS else answer_units(p.text))]
-        if not cands:
-            return Draft(refused=True, reason="nothing retrieved")
-        vectors = self.embed([c.text for c in cands])
-        q = np.asarray(query_vector, dtype=np.float32)
-        q /= np.linalg.norm(q) or 1.0
-        weight = sum(self.idf.get(t, 1.0) for t in q_terms) or 1.0
-        para_terms = [set(terms(p.text)) | set(terms(p.section)) for p in passages]
-        causal = bool(CAUSAL_QUESTION.search(question))
-        for c, v in zip(cands, vectors):
-            c.vector = v
-            p = passages[c.passage_index]
-            own = sum(self.idf.get(t, 1.0) for t in q_terms & set(terms(c.text))) / weight
-            ctx = sum(self.idf.get(t, 1.0) for t in q_terms & para_terms[c.passage_index]) / weight
-            lexical = (1 - cfg.context_share) * own + cfg.context_share * ctx
-            semantic = (1 - cfg.context_share) * float(v @ q) + cfg.context_share * p.dense
-            c.score = (cfg.w_semantic * semantic + cfg.w_lexical * lexical
-                       + cfg.w_rank / (1 + c.passage_index))
-            if causal and CAUSAL_SENTENCE.search(c.text):
-                c.score += cfg.causal_bonus
-
-        # the question's own figures and years must be in the evidence, in one sentence
-        q_numbers = numbers(question) | (numbers(resolved) - numbers(question) if not numbers(question) else set())
-        if q_numbers:
-            claimed = q_numbers - years(question) - years(resolved)
-            followup_year = resolved != question and years(question)  # "and in 2022?"
-            if (claimed and len(years(question)) < 2) or followup_year:  # bound in one sentence
-                cands = [c for c in cands if q_numbers <= numbers(c.text)]
-            else:  # only years (context), or a comparison across years: the paragraph suffices
-                ok = {i for i, p in enumerate(passages)
-                      if q_numbers <= numbers(f"{p.text} {p.section}")}
-                cands = [c for c in cands if c.passage_index in ok]
-            if not cands:
-                return Draft(refused=True, reason=f"no paragraph has {', '.join(sorted(q_numbers))}")
-        # the names the question is about must be covered by the evidence's paragraph
-        names = entities(question) or ([] if wanted else entities(resolved))
-        about: dict[int, set[str]] = {}
-        if names:
-            for i, p in enumerate(passages):
-                cover = self._coverage(p)
-                about[i] = {n for n in names if mentions(n, cover)}
-            missing = set(names) - set().union(*about.values())
-            if missing:
-                return Draft(refused=True, reason=f"no paragraph is about {', '.join(sorted(missing))}")
-            cands = [c for c in cands if about[c.passage_index]]
-            if not cands:
-                return Draft(refused=True, reason=f"no sentence about {', '.join(names)} fits")
-        unfiltered = list(cands)
-        quantity = bool(QUANTITY_QUESTION.search(question) or QUANTITY_QUESTION.search(resolved))
-        if quantity:
-            cands = [c for c in cands if figures(c.text)]
-            if not cands:
-                return Draft(refused=True, reason="the brief gives no figure for this")
-
-        if wanted:  # a question about the document itself: answer from the kinds it asks for
-            meta = [c for c in cands if passages[c.passage_index].kind in {k.value for k in wanted}]
-            for c in meta:
-                c.score += cfg.meta_bonus
-            cands = meta or cands
-        cands.sort(key=lambda c: -c.score)
-        best = cands[0]
-        if best.score < cfg.min_score:
-            return Draft(refused=True, reason=f"weak evidence ({best.score:.2f} < {cfg.min_score})",
-                         best_score=best.score)
-        limit = cfg.max_sentences_multi if MULTI_QUESTION.search(question) else cfg.max_sentences
-        chosen = [best]
-        if len(names) > 1:  # make sure every name the question asks about gets its sentence
-            for n in names:
-                if not any(n in about[c.passage_index] for c in chosen):
-                    pick = next((c for c in cands if n in about[c.passage_index]), None)
-                    if pick is not None and pick.score >= best.score * cfg.keep_ratio * 0.8:
-                        chosen.append(pick)
-        for part in _subquestions(question):  # "how did X fare, and how does the UN see Y?"
-            part_terms = set(terms(part)) - set().union(*(terms(c.text) for c in chosen))
-            if part_terms:
-                scored = [(sum(self.idf.get(t, 1.0) for t in part_terms & set(terms(c.text))), c)
-                          for c in cands if c not in chosen]
-                top = max(scored, key=lambda sc: (sc[0], sc[1].score), default=(0, None))
-                if top[0] > 0 and top[1].score >= best.score * 0.6:
-                    chosen.append(top[1])
-        for kind, pattern in DOC_MENTIONS.items():  # "the op-ed says X; what does the UN say?"
-            if len(_docs_named(question)) > 1 and pattern.search(question) and not any(
-                    passages[c.passage_index].doc_kind == kind for c in chosen):
-                pick = max((c for c in unfiltered if passages[c.passage_index].doc_kind == kind),
-                           key=lambda c: c.score, default=None)
-                if pick is not None and pick.score >= best.score * 0.6:
-                    chosen.append(pick)
-        if MORE_QUESTION.search(question):  # the whole top paragraph, in order
-            top_passage = best.passage_index
-            chosen += [c for c in cands if c.passage_index == top_passage and c not in chosen]
-        for c in cands[1:]:
-            if c in chosen:
-                continue
-            if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
-                break
-            if any(float(c.vector @ o.vector) > cfg.duplicate_cosine for o in chosen):
-                continue
-            chosen.append(c)
-        if quantity and resolved == question:  # a figure for *what*? Its most specific word
-            known = [t for t in set(terms(question)) if t in self.vocabulary and t not in VAGUE]
-            covered = set().union(*(set(terms(self._coverage(passages[c.passage_index])))
-                                    for c in chosen))
-            specific = max(known, key=lambda t: self.idf.get(t, 0.0), default=None)
-            if specific and specific not in covered:
-                return Draft(refused=True, reason=f"no figure for '{specific}' in the brief",
-                             best_score=best.score)
-        if WHY_QUESTION.search(question):  # "why did X withdraw ...?" rests on X withdrawing
-            name_words = set(terms(" ".join(names)))
-            known = [t for t in set(terms(question)) if t in self.vocabulary
-                     and t not in VAGUE and t not in name_words]
-            premise = max(known, key=lambda t: self.idf.get(t, 0.0), default=None)
-            said = set().union(*(set(terms(c.text)) for c in chosen))
-            if premise and premise not in said:
-                return Draft(refused=True, reason=f"the brief does not say '{premise}' here",
-                             best_score=best.score)
-        chosen = _with_list_items(_reading_order(chosen), passages)
-        draft = Draft(passages=passages, best_score=best.score)
-        for c in chosen:
-            draft.sentences.append((c, [c.passage_index] + self._corroborating(c, passages)))
+    def draft(self, query: Query, passages: list[Passage]) -> Draft:
+        ev = self.evidence(query, passages)
+        if query.answer_type is AnswerType.OVERVIEW:
+            return self.summary(query, ev)
+        verdict: Verdict | None = decide(ev)
+        draft = Draft(passages=ev.passages, features=ev.features())
+        if verdict is not None:
+            draft.refusal = verdict.refusal
+            draft.sentences = [(c, [c.passage_index]) for c in verdict.correction]
+            return draft
+        chosen = self._choose(query, ev)
+        draft.sentences = [(c, [c.passage_index] + _corroborating(c, ev)) for c in chosen]
+        draft.short = short_answer(query, chosen)
         return draft
 
-    def _coverage(self, p: Passage) -> str:
-        return with_acronyms(f"{p.text} {p.section} {self.doc_context.get(p.doc_id, '')}")
+    def _choose(self, q: Query, ev: Evidence) -> list[Candidate]:
+        cfg = self.config
+        usable = [c for c in ev.candidates if not c.missing_names and not c.missing_numbers]
+        if q.about_document:
+            meta = [c for c in usable if ev.passages[c.passage_index].kind in {k.value for k in q.meta_kinds}
+                    and (not q.scope or ev.passages[c.passage_index].doc_id in q.scope)]
+            usable = meta or usable
+        if q.answer_type in TYPED_ANSWERS:
+            typed = [c for c in usable if c.fits and c.pred >= MIN_PREDICATE / 2]
+            usable = typed or usable
+        usable.sort(key=lambda c: -c.score)
+        best = usable[0]
+        chosen = [best]
+        extra: list[Candidate] = []
+        for part in q.subquestions:  # "how did X fare, and how does the UN see Y?"
+            part_terms = set(terms(part)) - set().union(*(c.unit.terms for c in chosen))
+            pick = max((c for c in usable if c not in chosen and part_terms & c.unit.terms),
+                       key=lambda c: (len(part_terms & c.unit.terms), c.score), default=None)
+            if pick is not None:
+                extra.append(pick)
+        if len(q.scope) > 1:  # "the op-ed says X; what does the UN report say?"
+            for doc_id in q.scope:
+                if not any(ev.passages[c.passage_index].doc_id == doc_id for c in chosen + extra):
+                    pick = next((c for c in usable if ev.passages[c.passage_index].doc_id == doc_id), None)
+                    if pick is not None and pick.score >= best.score * 0.6:
+                        extra.append(pick)
+        if len(q.entities) > 1:  # every name the question asks about gets its sentence
+            for e in q.entities:
+                if not any(mentions(e.text, with_acronyms(c.text)) for c in chosen + extra):
+                    pick = next((c for c in usable if mentions(e.text, with_acronyms(c.text))), None)
+                    if pick is not None and pick.score >= best.score * cfg.keep_ratio * 0.8:
+                        extra.append(pick)
+        chosen += [c for c in extra if c not in chosen]
+        limit = cfg.max_sentences_list if q.answer_type is AnswerType.LIST else cfg.max_sentences
+        for c in usable[1:]:
+            if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
+                break
+            if c in chosen or any(float(c.unit.vector @ o.unit.vector) > cfg.duplicate_cosine
+                                  for o in chosen):
+                continue
+            chosen.append(c)
+        return _with_list_items(_reading_order(chosen), ev)
 
-    @staticmethod
-    def _corroborating(c: Candidate, passages: list[Passage]) -> list[int]:
-        """Other documents' paragraphs that carry the same figure (not just a year): an op-ed
-        claim and the report digest's matching number are cited together."""
-        stated = figures(c.text)
-        if not stated:
-            return []
-        own = passages[c.passage_index]
-        out = []
-        for i, p in enumerate(passages):
-            if p.doc_id != own.doc_id and stated & figures(p.text):
-                shared = set(terms(c.text)) & set(terms(p.text))
-                if len(shared) >= 2:
-                    out.append(i)
-        return out[:1]
+    # -- overview ---------------------------------------------------------------------------------
+    def summary(self, q: Query, ev: Evidence) -> Draft:
+        """3 sentences per document (the named one, or each), central and diverse: MMR over the
+        unit vectors, preferring a section not yet used."""
+        cfg = self.config
+        docs = q.scope or list(dict.fromkeys(p.doc_id for p in self.paragraphs.values()))
+        passages: list[Passage] = []
+        chosen: list[Candidate] = []
+        for doc_id in docs:
+            units = [u for pid, us in self.store.units.items() if pid in self.paragraphs
+                     and self.paragraphs[pid].doc_id == doc_id
+                     and self.paragraphs[pid].kind.value in ("body", "list_item") for u in us]
+            if not units:
+                continue
+            vectors = np.stack([u.vector for u in units])
+            centroid = vectors.mean(axis=0)
+            centrality = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
+            picked: list[int] = []
+            sections: set[str] = set()
+            while len(picked) < min(cfg.summary_sentences, len(units)):
+                def mmr(i: int) -> float:
+                    novelty = max((float(vectors[i] @ vectors[j]) for j in picked), default=0.0)
+                    fresh = 0.0 if self.paragraphs[units[i].paragraph_id].section in sections else 0.1
+                    return cfg.summary_lambda * centrality[i] - (1 - cfg.summary_lambda) * novelty + fresh
+                i = max((i for i in range(len(units)) if i not in picked), key=mmr)
+                picked.append(i)
+                sections.add(self.paragraphs[units[i].paragraph_id].section)
+            for i in sorted(picked, key=lambda i: (self.paragraphs[units[i].paragraph_id].position,
+                                                   units[i].position)):
+                passage = self.passage(units[i].paragraph_id)
+                if passage.paragraph_id not in [p.paragraph_id for p in passages]:
+                    passages.append(passage)
+                idx = [p.paragraph_id for p in passages].index(passage.paragraph_id)
+                chosen.append(Candidate(units[i], idx, score=float(centrality[i])))
+        return Draft(sentences=[(c, [c.passage_index]) for c in chosen], passages=passages)
 
 
-def _subquestions(question: str) -> list[str]:
-    parts = [p for p in SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
-    return parts if len(parts) > 1 else []
+TYPED_ANSWERS = frozenset({AnswerType.QUANTITY, AnswerType.PERSON, AnswerType.ORGANISATION,
+                           AnswerType.PLACE, AnswerType.DATE, AnswerType.LIST})
 
 
-def _docs_named(question: str) -> set[str]:
-    return {kind for kind, pattern in DOC_MENTIONS.items() if pattern.search(question)}
+# -- answer-type matching ---------------------------------------------------------------------------
+def _question_spans(q: Query) -> set[str]:
+    return {e.text.lower() for e in q.entities}
 
 
-def _with_list_items(chosen: list[Candidate], passages: list[Passage]) -> list[Candidate]:
-    """A chosen sentence that introduces a list ("three areas stand out ...:") is followed by
-    the first sentence of each list item the retriever brought along."""
+LABEL_PREFERENCE = ("PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "DATE", "PERCENT", "MONEY",
+                    "QUANTITY", "CARDINAL")
+
+
+def expected_type(q: Query) -> AnswerType | None:
+    """The span type an answer should carry (for questions about the document: its item type,
+    e.g. the author's name or the publication date)."""
+    if q.answer_type is AnswerType.DOCUMENT:
+        return q.item_type
+    return q.answer_type
+
+
+def typed_spans(unit: Unit, q: Query) -> list:
+    """Spans of the unit whose type fits the expected answer type; spans that repeat the
+    question's own names or numbers are left out. Coordinated names ("Helen Clark and ...
+    Ellen Johnson-Sirleaf") come as one span."""
+    span = unit.span
+    own = _question_spans(q)
+    atype = expected_type(q)
+    if atype is AnswerType.LIST:
+        return list_spans(span, q.item_type, own)
+    labels = ENTITY_LABELS.get(atype)
+    if not labels:
+        return []
+    ents = [_hyphen_joined(e) for e in span.ents if e.label_ in labels and e.text.lower() not in own
+            and not any(e.text.lower() in o or o in e.text.lower() for o in own)]
+    if ents and atype in (AnswerType.PERSON, AnswerType.ORGANISATION):
+        top = min(LABEL_PREFERENCE.index(e.label_) for e in ents)
+        ents = [e for e in ents if LABEL_PREFERENCE.index(e.label_) == top]
+    out = []
+    for ent in ents:
+        if atype is AnswerType.QUANTITY:
+            if not figures(ent.text) or (numbers(ent.text) <= (q.years | q.figures)):
+                continue
+            ent = _with_counted_noun(ent)
+        if atype is AnswerType.DATE and (years(ent.text) & q.years) and len(ent) == 1:
+            continue
+        out.append(ent)
+    if atype in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
+        out = _coordinated(out)
+    return out
+
+
+def _hyphen_joined(ent):
+    """"Ellen Johnson" + "-Sirleaf": a name the NER cut at a hyphen, made whole."""
+    doc, end = ent.doc, ent.end
+    while end + 1 < len(doc) and doc[end].text == "-" and doc[end + 1].pos_ == "PROPN":
+        end += 2
+    if end == ent.end:
+        return ent
+    from spacy.tokens import Span  # spaCy is loaded already: the unit was parsed by it
+
+    return Span(doc, ent.start, end, label=ent.label_)
+
+
+def _coordinated(ents: list) -> list:
+    """Entities joined by a coordination ("X and Y") become one span from the first to the last."""
+    if len(ents) < 2:
+        return ents
+    doc = ents[0].doc
+    out, group = [], [ents[0]]
+    for e in ents[1:]:
+        between = doc[group[-1].end:e.start]
+        if len(between) <= 4 and any(t.lower_ in ("and", "or", ",") for t in between) \
+                and not any(t.pos_ == "VERB" for t in between):
+            group.append(e)
+        else:
+            out.append(group)
+            group = [e]
+    out.append(group)
+    return [doc[g[0].start:g[-1].end] if len(g) > 1 else g[0] for g in out]
+
+
+def _with_counted_noun(ent):
+    """"45 million" -> "45 million people": a cardinal with the noun it counts."""
+    doc = ent.doc
+    head = ent.root.head
+    if ent.label_ == "CARDINAL" and head.pos_ == "NOUN" and 0 <= head.i - ent.end <= 2:
+        return doc[ent.start:head.i + 1]
+    return ent
+
+
+def list_spans(span, item_type: AnswerType | None, exclude: set[str] = frozenset()) -> list:
+    """Coordinated groups of the unit ("El Salvador, Guatemala and Honduras"), each as the
+    span from its first to its last item; items named in the question (`exclude`, lower-cased)
+    are left out; with an item type, only groups whose items are all of that type."""
+    labels = ENTITY_LABELS.get(item_type) if item_type else None
+    out, seen = [], set()
+    for t in span:
+        if not any(c.dep_ == "conj" for c in t.children):
+            continue
+        items, stack = [t], [t]
+        while stack:
+            for c in stack.pop().children:
+                if c.dep_ == "conj":
+                    items.append(c)
+                    stack.append(c)
+        items = [i for i in items if i.pos_ in ("NOUN", "PROPN")
+                 and not any(i.text.lower() in x for x in exclude)]
+        if len(items) < 2 or (labels and not all(i.ent_type_ in labels for i in items)):
+            continue
+        items.sort(key=lambda i: i.i)
+        first, last = items[0], items[-1]
+        start = first.i
+        while start > first.left_edge.i and span.doc[start - 1].dep_ in ("compound", "amod"):
+            start -= 1
+        key = (start, last.i)
+        if key not in seen:
+            seen.add(key)
+            out.append(span.doc[start:last.i + 1])
+    return out
+
+
+def fits(unit: Unit, q: Query) -> bool:
+    atype = q.answer_type
+    if atype is AnswerType.REASON:
+        return any(term_of(t.lemma_) in CAUSAL_LEMMAS for t in unit.span)
+    if atype is AnswerType.LIST:
+        return bool(list_spans(unit.span, q.item_type, _question_spans(q))) or \
+            unit.text.rstrip().endswith(":")
+    if atype in ENTITY_LABELS:
+        return bool(typed_spans(unit, q)) or (atype is AnswerType.QUANTITY and
+                                               bool(figures(unit.text) - q.figures - q.years))
+    if atype is AnswerType.DOCUMENT and q.item_type in ENTITY_LABELS:
+        return bool(typed_spans(unit, q))
+    return True
+
+
+def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
+    """A verbatim span of the expected type from the chosen units: from the unit that shares
+    most with the question, the span nearest the question's year (if it names one) and then
+    nearest the other words it shares with the question."""
+    if expected_type(q) not in TYPED_ANSWERS or any(c.unit.text.rstrip().endswith(":") for c in chosen):
+        return None  # no type to match, or a list given item by item
+    q_terms = set(q.terms)
+    options = []
+    for c in chosen:
+        tokens = list(c.unit.span)
+        year_at = [t.i for t in tokens if t.like_num and t.text in q.years]
+        word_at = [t.i for t in tokens if term_of(t.lemma_) in q_terms]
+        for s in typed_spans(c.unit, q):
+            def near(points: list[int]) -> int:
+                return min((min(abs(a - s.start), abs(a - (s.end - 1))) for a in points), default=0)
+            options.append((-round(c.lexical, 2), near(year_at), near(word_at), -len(s), s, c))
+    if not options:
+        return None
+    *_, best, c = min(options, key=lambda o: o[:4])
+    offset = best.start_char - c.unit.span.start_char
+    verbatim = c.unit.text[offset:offset + len(best.text)].strip(" ,;:()")
+    return (verbatim, c.passage_index) if verbatim else None
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def _corroborating(c: Candidate, ev: Evidence) -> list[int]:
+    """Another document's paragraph that states the same figure about the same subject (two or
+    more shared content terms in one of its sentences): the op-ed's claim and the report's
+    number are cited together."""
+    stated = c.unit_figures
+    if not stated:
+        return []
+    own = ev.passages[c.passage_index]
+    for o in ev.candidates:
+        p = ev.passages[o.passage_index]
+        if p.doc_id != own.doc_id and stated & o.unit_figures and len(c.unit.terms & o.unit.terms) >= 2:
+            return [o.passage_index]
+    return []
+
+
+def _with_list_items(chosen: list[Candidate], ev: Evidence) -> list[Candidate]:
+    """A chosen unit that introduces a list ("three areas stand out ...:") is followed by the
+    first unit of each list item the retriever brought along."""
     out: list[Candidate] = []
     for c in chosen:
         out.append(c)
         if not c.text.rstrip().endswith(":"):
             continue
-        for i in range(c.passage_index + 1, len(passages)):
-            if passages[i].kind != "list_item":
+        for i in range(c.passage_index + 1, len(ev.passages)):
+            if ev.passages[i].kind != "list_item":
                 break
-            first = split_sentences(_strip_list_number(passages[i].text))[0]
-            item = Candidate(i, 0, first, c.score)
-            if not any(o.passage_index == i for o in chosen):
-                out.append(item)
+            first = next((o for o in ev.candidates if o.passage_index == i), None)
+            if first is not None and not any(o.passage_index == i for o in chosen + out):
+                out.append(first)
     return out
 
 
-_ANAPHOR = re.compile(r"^(Their|Its|They|These|Those|Such|He|She)\b")
-
-
-def answer_units(text: str) -> list[str]:
-    """Sentences of a paragraph; one that opens with a pronoun ("Their growth is projected
-    ...") stays joined to the sentence before it, so it is never quoted without its subject."""
-    units: list[str] = []
-    for sentence in split_sentences(_strip_list_number(text)):
-        if units and _ANAPHOR.match(sentence):
-            units[-1] = f"{units[-1]} {sentence}"
-        else:
-            units.append(sentence)
-    return units
-
-
-def _strip_list_number(text: str) -> str:
-    return re.sub(r"^\s*\d+[.)]\s+", "", text)
-
-
 def _reading_order(chosen: list[Candidate]) -> list[Candidate]:
-    """Keep the best sentence first; sentences of the same paragraph stay in document order."""
+    """The best unit first; units of the same paragraph stay in document order."""
     order: list[Candidate] = []
     for c in chosen:
         if c in order:
             continue
-        same = sorted((o for o in chosen if o.passage_index == c.passage_index), key=lambda o: o.position)
-        order.extend(same)
+        order.extend(sorted((o for o in chosen if o.passage_index == c.passage_index),
+                            key=lambda o: o.unit.position))
     return order
 
 
-def build_idf(texts: list[str]) -> dict[str, float]:
-    df: dict[str, int] = {}
-    for t in texts:
-        for term in set(terms(t)):
-            df[term] = df.get(term, 0) + 1
-    n = len(texts)
-    return {t: math.log(1 + n / d) for t, d in df.items()}
-
-
-def to_sentences(draft: Draft, passages: list[Passage]) -> tuple[list[Sentence], list[int]]:
-    """Number citations by first appearance; returns sentences and the passage index of each n."""
+def to_sentences(draft: Draft) -> tuple[list[Sentence], list[int], int | None]:
+    """Number citations by first appearance; returns the sentences, the passage index of each
+    n, and the n of the short answer."""
     cited: list[int] = []
     sentences = []
     for cand, idxs in draft.sentences:
@@ -345,4 +499,9 @@ def to_sentences(draft: Draft, passages: list[Passage]) -> tuple[list[Sentence],
                 cited.append(i)
             ns.append(cited.index(i) + 1)
         sentences.append(Sentence(text=cand.text, citations=ns, supported=True, quote=cand.text))
-    return sentences, cited
+    short_n = None
+    if draft.short is not None:
+        if draft.short[1] not in cited:
+            cited.append(draft.short[1])
+        short_n = cited.index(draft.short[1]) + 1
+    return sentences, cited, short_n

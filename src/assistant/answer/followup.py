@@ -5,8 +5,23 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer.evidence import entities, terms, years
+from assistant.answer.evidence import years
 from assistant.corpus.text import split_sentences
+from assistant.nlp import QUESTION_WORDS, terms
+
+_NAME = re.compile(r"\b[A-Z][\w'´’-]*(?:\s+(?:of\s+(?:the\s+)?|and\s+(?:the\s+)?)?[A-Z][\w'´’-]*)*")
+
+
+def entities(text: str) -> list[str]:
+    """Capitalised names, without a capitalised question word or first word of the question."""
+    out = []
+    for m in _NAME.finditer(text):
+        name = m.group(0)
+        first = name.split()[0]
+        if m.start() == 0 and (first.lower() in QUESTION_WORDS or len(name.split()) == 1):
+            continue
+        out.append(name)
+    return out
 
 _FOLLOWUP_START = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what of|and what|and how|how does (that|this|it)|"

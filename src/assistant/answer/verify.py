@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answer.evidence import numbers, stem, terms
+from assistant.answer.evidence import numbers
 from assistant.answer.types import REFUSAL, Passage, Sentence
 from assistant.corpus.text import normalise, split_sentences
+from assistant.nlp import stem, terms
 
 Embed = Callable[[list[str]], np.ndarray]
 

@@ -13,6 +13,12 @@ _SPACE = re.compile(r"\s+")
 _SUPERSCRIPT_MARKERS = re.compile(r"(?<=\S)[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
 
 
+def same_length_normalise(text: str) -> str:
+    """Apostrophes, quotes and dashes unified one character for one, so offsets still point into
+    the original (used for parsing: the parse sees "US's", the quote stays verbatim)."""
+    return text.translate(_APOSTROPHES).translate(_QUOTES).translate(_DASHES)
+
+
 def normalise(text: str) -> str:
     """Unify apostrophes/quotes/dashes, drop superscript footnote markers, NFKC, and
     collapse whitespace (incl. NBSP)."""

@@ -32,6 +32,7 @@ class Manifest:
     paragraphs: dict[str, dict]  # paragraph_id -> {"hash": ..., "chunks": {chunk_id: embed_hash}}
     chunk_count: int
     previous: list[dict] = field(default_factory=list)  # older versions kept for rollback
+    sidecar: dict = field(default_factory=dict)  # {"pipeline", "units"}: the sentence sidecar
     schema: int = SCHEMA
 
     @property

@@ -166,11 +166,23 @@ def _cleanup(settings: Settings, keep: list[dict]) -> None:
             name = getattr(c, "name", c)
             if name.startswith(prefix) and not any(name == k["collection"] for k in keep):
                 client.delete_collection(name)
-        return
     root = settings.index_dir / VERSIONS_DIR
     for d in root.iterdir() if root.is_dir() else []:
         if d.is_dir() and d.name not in keep_versions:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def _build_sidecar(settings: Settings, corpus: Corpus, embedder: Embedder, version: str,
+                   old: Manifest | None, progress: Progress | None) -> dict:
+    """Parse and embed the answer units of every paragraph, reusing the previous version's."""
+    from assistant.index import sentences
+    from assistant.nlp import load_pipeline
+
+    nlp = load_pipeline(settings.spacy_pipeline)
+    previous = sentences.sidecar_dir(settings.index_dir, old.version) if old else None
+    return sentences.build(corpus, nlp, embedder.model.get_text_embedding_batch,
+                           sentences.sidecar_dir(settings.index_dir, version),
+                           embedder.info.fingerprint, previous, progress)
 
 
 def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
@@ -212,6 +224,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
             if progress:
                 progress("embed", min(i + len(batch), len(to_embed)), len(to_embed))
         validate(coll, chunks, embeddings)
+        sidecar = _build_sidecar(settings, corpus, embedder, version, old, progress)
 
         added, changed, removed = diff_paragraphs(old, corpus)
         paragraphs: dict[str, dict] = {}
@@ -233,6 +246,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
                        for d in corpus.documents],
             paragraphs=paragraphs, chunk_count=len(chunks),
             previous=previous[: max(0, settings.keep_versions - 1)],
+            sidecar={"pipeline": settings.spacy_pipeline, "units": sidecar["units"]},
         )
         write_manifest(index_dir, manifest)  # the switch
         _cleanup(settings, [{"version": version, "collection": coll.name}] + manifest.previous)

@@ -28,6 +28,7 @@ import numpy as np
 
 from assistant.corpus.loader import Corpus
 from assistant.corpus.models import Kind, Paragraph
+from assistant.corpus.text import same_length_normalise
 from assistant.errors import IndexCorruptError
 from assistant.nlp import token_terms
 
@@ -76,13 +77,10 @@ class Unit:
 
     paragraph_id: str
     position: int  # within the paragraph
-    span: object  # spaCy Span (its .text is the verbatim unit)
+    text: str  # verbatim, from the paragraph's display text
+    span: object  # spaCy Span of the same characters (parsed with apostrophes unified)
     vector: np.ndarray
     terms: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def text(self) -> str:
-        return self.span.text.strip()
 
 
 class SentenceStore:
@@ -143,7 +141,8 @@ def build(corpus: Corpus, nlp, embed: Callable[[list[str]], list[list[float]]], 
             reuse = {}
     paragraphs = [p for d in corpus.documents for p in d.paragraphs]
     todo = [p for p in paragraphs if paragraph_key(p) not in reuse]
-    parsed = dict(zip((p.id for p in todo), nlp.pipe([p.text for p in todo], batch_size=64)))
+    parsed = dict(zip((p.id for p in todo), nlp.pipe([same_length_normalise(p.text) for p in todo],
+                                                     batch_size=64)))
     if progress:
         progress("parse", len(todo), len(todo))
     entries, all_docs, rows = [], [], []
@@ -158,9 +157,9 @@ def build(corpus: Corpus, nlp, embed: Callable[[list[str]], list[list[float]]], 
             doc = parsed[p.id]
             spans = unit_spans(doc, p.kind)
             for s, e in spans:
-                pending.append((len(rows), doc.text[s:e].strip()))
+                pending.append((len(rows), p.text[s:e].strip()))
                 rows.append(None)
-        entries.append({"key": key, "id": p.id, "units": [list(s) for s in spans]})
+        entries.append({"key": key, "id": p.id, "text": p.text, "units": [list(s) for s in spans]})
         all_docs.append(doc)
     batch = 64
     for i in range(0, len(pending), batch):
@@ -207,7 +206,8 @@ def load(directory: Path, nlp, model_fingerprint: str) -> SentenceStore:
             span = doc.char_span(s, e, alignment_mode="expand")
             if span is None:
                 span = doc[:]
-            us.append(Unit(pid, i, span, vectors[row], frozenset(token_terms(span))))
+            us.append(Unit(pid, i, entry["text"][s:e].strip(), span, vectors[row],
+                           frozenset(token_terms(span))))
             row += 1
         units[pid] = us
     return SentenceStore(by_id, units)

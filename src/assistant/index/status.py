@@ -49,6 +49,9 @@ def index_status(settings: Settings, corpus=None) -> IndexStatus:
                        f"configured {info.name}; run `assistant index rebuild --full`")
     if manifest.chunking != chunking_settings(settings.chunk_max_tokens):
         reasons.append("chunking settings changed; run `assistant index rebuild`")
+    if manifest.sidecar.get("pipeline") != settings.spacy_pipeline:
+        reasons.append(f"spaCy pipeline changed (index: {manifest.sidecar.get('pipeline') or 'none'}, "
+                       f"configured: {settings.spacy_pipeline}); run `assistant index rebuild`")
     if manifest.mode != ("server" if settings.chroma_url else "local"):
         reasons.append(f"index was built for the {manifest.mode} store; run `assistant index rebuild`")
     current = corpus_file_hashes(settings.corpus_dir)

@@ -1,0 +1,204 @@
+"""Refusal as an explicit policy: an ordered list of named checks. Each looks at the analysed
+question and the scored evidence and returns a ``Verdict`` (a ``Refusal`` with the check's
+name and what it saw, plus, where the brief states something that corrects the question, the
+evidence to cite) or None. The first check that fires decides.
+
+    unknown_subject     a name the corpus never mentions (acronyms, expansions, possessives)
+    off_topic           most of the question's words occur nowhere in the corpus
+    premise_mismatch    the question's predicate is found, but with another subject (the parse
+                        says someone else did it) or about another place, person or year
+    figure_not_bound    a number or year of the question that no evidence sentence binds
+    answer_type_absent  "how many" with no figure about the subject; "who" with no name; ...
+    weak_evidence       a logistic model over evidence scores, fitted on the dev split
+                        (``refusal_model.json``; refit with ``bench/calibrate_refusal.py``)
+
+The LLM backends run the checks that need no answer (``PRE_GENERATION``) before generating,
+and their verdict stands over the model's text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.answer.types import Refusal
+from assistant.nlp import term_of, token_terms
+from assistant.query import AnswerType
+
+if TYPE_CHECKING:
+    from assistant.answer.extractive import Candidate, Evidence
+
+MODEL_FILE = Path(__file__).with_name("refusal_model.json")
+# answer types whose answer is a typed span; for these, evidence without one is no answer
+TYPED = frozenset({AnswerType.QUANTITY, AnswerType.PERSON, AnswerType.ORGANISATION,
+                   AnswerType.PLACE, AnswerType.DATE})
+MIN_PREDICATE = 0.6  # share (IDF-weighted) of the question's predicate words a sentence must state
+
+
+@dataclass
+class Verdict:
+    refusal: Refusal
+    correction: list[Candidate] = field(default_factory=list)
+
+
+Check = Callable[["Evidence"], "Verdict | None"]
+
+
+# -- checks that need no retrieval ------------------------------------------------------------
+def unknown_subject(ev: Evidence) -> Verdict | None:
+    missing = [e.text for e in ev.query.entities if not ev.corpus.mentions(e.text)]
+    if missing:
+        return Verdict(Refusal("unknown_subject", f"the brief never mentions {', '.join(missing)}"))
+    return None
+
+
+def off_topic(ev: Evidence) -> Verdict | None:
+    q = ev.query
+    if q.answer_type in (AnswerType.DOCUMENT, AnswerType.OVERVIEW):
+        return None
+    known_names = {t for e in q.entities for t in e.terms}
+    content = set(q.terms) - known_names
+    unknown = sorted(t for t in content if t not in ev.corpus.vocabulary)
+    if len(unknown) >= 2 and 2 * len(unknown) >= len(content):
+        return Verdict(Refusal("off_topic", f"the brief never uses: {', '.join(unknown)}"))
+    return None
+
+
+# -- checks on the evidence ---------------------------------------------------------------------
+def _agents(token) -> list:
+    """Who does what `token` names: the active subject, the by-agent of a passive, or the
+    possessor of a nominalisation ("Yoo's withdrawal")."""
+    kids = list(token.children)
+    if token.pos_ == "NOUN":
+        found = [c for c in kids if c.dep_ == "poss"]
+    elif any(c.dep_ == "nsubjpass" for c in kids):
+        found = [g for c in kids if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
+    else:
+        found = [c for c in kids if c.dep_ == "nsubj"]
+        if not found and token.dep_ in ("xcomp", "conj") and token.head.pos_ == "VERB":
+            found = [c for c in token.head.children if c.dep_ == "nsubj"]
+    return found
+
+
+def frame_conflicts(ev: Evidence) -> tuple[list[Candidate], list[str]]:
+    """Sentences that state the question's predicate (and object) with another agent, unless
+    some sentence states it with the question's own subject."""
+    q = ev.query
+    names = {t for e in q.entities for t in e.terms}
+    conflicts, agents_seen = [], []
+    for frame in q.frames:
+        subject = set(frame.subject) & names
+        if not subject:
+            continue
+        support = False
+        found: list[tuple[Candidate, str]] = []
+        for c in ev.candidates:
+            if frame.object and not set(frame.object) - subject & c.unit.terms:
+                continue
+            for t in c.unit.span:
+                if term_of(t.lemma_) != frame.verb and term_of(t.text) != frame.verb:
+                    continue
+                for agent in _agents(t):
+                    a_terms = set(token_terms(agent.subtree))
+                    if not a_terms or agent.lower_ in ("it", "they", "its", "their", "which", "who"):
+                        continue
+                    if a_terms & subject:
+                        support = True
+                    else:
+                        found.append((c, agent.doc[agent.left_edge.i:agent.i + 1].text))
+        if found and not support:
+            conflicts += [c for c, _ in found]
+            agents_seen += [a for _, a in found]
+    return conflicts, agents_seen
+
+
+def premise_mismatch(ev: Evidence) -> Verdict | None:
+    conflicts, agents = frame_conflicts(ev)
+    if conflicts:
+        frame_subject = next(f.subject_text for f in ev.query.frames if f.subject_text)
+        return Verdict(Refusal("premise_mismatch", f"the brief says {agents[0]}, not "
+                               f"{frame_subject}, did this"), conflicts[:1])
+    # the claim is stated, but about another place, person or year than the question's
+    stated = [c for c in ev.candidates if c.pred >= MIN_PREDICATE and c.predicate_terms >= 2]
+    if not stated or any(not c.missing_names for c in stated):
+        return None
+    names = [m for c in stated for m in c.missing_names]
+    best = max(stated, key=lambda c: (c.pred, c.score))
+    return Verdict(Refusal("premise_mismatch", f"the brief states this, but not about "
+                           f"{', '.join(dict.fromkeys(names))}"), [best])
+
+
+def figure_not_bound(ev: Evidence) -> Verdict | None:
+    q = ev.query
+    wanted = q.figures | q.years
+    if not wanted:
+        return None
+    if any(not c.missing_numbers for c in ev.candidates):
+        return None
+    unbound = sorted(wanted - set().union(*(c.unit_numbers for c in ev.candidates)))
+    unbound = unbound or sorted(wanted)
+    near = [c for c in ev.candidates if c.pred >= MIN_PREDICATE and c.unit_figures]
+    correction = [max(near, key=lambda c: (c.pred, c.score))] if near else []
+    return Verdict(Refusal("figure_not_bound", f"no sentence of the brief gives {', '.join(unbound)} "
+                           "for this"), correction)
+
+
+def answer_type_absent(ev: Evidence) -> Verdict | None:
+    q = ev.query
+    if q.answer_type not in TYPED:
+        return None
+    if any(c.fits and not c.missing_names and not c.missing_numbers
+           and c.pred >= MIN_PREDICATE / 2 for c in ev.candidates):
+        return None
+    what = {AnswerType.QUANTITY: "figure", AnswerType.DATE: "date", AnswerType.PLACE: "place",
+            AnswerType.PERSON: "name", AnswerType.ORGANISATION: "organisation"}[q.answer_type]
+    return Verdict(Refusal("answer_type_absent", f"the brief gives no {what} for this"))
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """Logistic regression: P(the evidence answers the question) from evidence features."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5
+    provenance: str = ""
+
+    def probability(self, values: dict[str, float]) -> float:
+        z = self.bias + sum(w * values[f] for f, w in zip(self.features, self.weights))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_FILE) -> EvidenceModel:
+    data = json.loads(Path(path).read_text("utf-8"))
+    return EvidenceModel(tuple(data["features"]), tuple(data["weights"]), float(data["bias"]),
+                         float(data.get("threshold", 0.5)), data.get("provenance", ""))
+
+
+def weak_evidence(ev: Evidence) -> Verdict | None:
+    model = ev.model or load_model()
+    p = model.probability(ev.features())
+    if p < model.threshold:
+        return Verdict(Refusal("weak_evidence", f"the best evidence is weak (p={p:.2f} < "
+                               f"{model.threshold:.2f})"))
+    return None
+
+
+PRE_GENERATION: tuple[Check, ...] = (unknown_subject, off_topic, premise_mismatch, figure_not_bound)
+POLICY: tuple[Check, ...] = PRE_GENERATION + (answer_type_absent, weak_evidence)
+CHECK_NAMES = tuple(c.__name__ for c in POLICY)
+
+
+def decide(ev: Evidence, checks: tuple[Check, ...] = POLICY) -> Verdict | None:
+    for check in checks:
+        verdict = check(ev)
+        if verdict is not None:
+            return verdict
+    return None

@@ -1,0 +1,352 @@
+"""Question analysis, done once per question: ``analyse(question, history) -> Query``.
+
+The Query carries everything downstream needs (the retriever, the refusal policy, the
+answerers, the LLM backends), so nothing after this re-parses the question:
+
+* the resolved question (follow-ups made standalone) and its spaCy parse;
+* terms (the toolkit's lemma stems), named entities with types, numbers and years;
+* the expected answer type, from the question word and the head noun of the wh-phrase;
+* predicate-argument frames (subject, verb, object) from the dependency parse;
+* the document scope (aliases from corpus metadata) and the questions about the document itself;
+* sub-questions, and the query vector.
+
+Every word list here is general English (question words, nouns that name a kind of answer);
+document names come from the corpus metadata (``aliases`` in corpus/sources.toml, titles,
+authors, publishers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from assistant.answer import followup
+from assistant.answer.evidence import figures, numbers, years
+from assistant.corpus.models import Kind
+from assistant.nlp import QUESTION_WORDS, term_of, terms, token_terms
+
+
+class AnswerType(StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+    PLACE = "place"
+    DATE = "date"
+    QUANTITY = "quantity"
+    LIST = "list"
+    REASON = "reason"
+    DEFINITION = "definition"
+    OVERVIEW = "overview"
+    DOCUMENT = "document"  # about the document itself: author, date, title, photo, sources
+    DESCRIPTION = "description"  # anything else: answered with the best sentences
+
+
+# spaCy entity labels that fit each answer type
+ENTITY_LABELS: dict[AnswerType, frozenset[str]] = {
+    AnswerType.PERSON: frozenset({"PERSON", "ORG", "NORP", "GPE"}),  # "who blocked …?" -> "the US"
+    AnswerType.ORGANISATION: frozenset({"ORG", "NORP", "GPE"}),
+    AnswerType.PLACE: frozenset({"GPE", "LOC", "FAC"}),
+    AnswerType.DATE: frozenset({"DATE"}),
+    AnswerType.QUANTITY: frozenset({"PERCENT", "MONEY", "QUANTITY", "CARDINAL"}),
+}
+
+# General English nouns that name the kind of answer a wh-phrase asks for.
+_STEMS = lambda words: frozenset(term_of(w) or w for w in words.split())  # noqa: E731
+PERSON_NOUNS = _STEMS("person people man woman leader president minister candidate official "
+                      "author writer politician diplomat ambassador secretary director head chief")
+ORG_NOUNS = _STEMS("organisation organization agency body institution group bloc alliance "
+                   "coalition company firm party forum division department")
+PLACE_NOUNS = _STEMS("country nation state city capital region place continent territory")
+DATE_NOUNS = _STEMS("year date month day time period quarter decade")
+MEASURE_NOUNS = _STEMS("amount number figure percentage proportion share rate level size total "
+                       "count toll cost value sum growth decline contraction fall drop rise "
+                       "increase decrease loss gain estimate forecast projection average")
+REASON_NOUNS = _STEMS("reason cause explanation motive driver factor")
+OVERVIEW_WORDS = _STEMS("summary summarise summarize overview outline gist recap main key "
+                        "central core point takeaway highlight argument message finding idea theme "
+                        "topic figure number about brief short nutshell whole overall general")
+# questions about the document itself, and the paragraph kinds that answer them
+DOCUMENT_NOUNS: dict[str, frozenset[Kind]] = {
+    **dict.fromkeys(_STEMS("author writer byline"), frozenset({Kind.BYLINE, Kind.METADATA, Kind.BIO})),
+    **dict.fromkeys(_STEMS("date publication publisher outlet series title headline length url "
+                           "link website"), frozenset({Kind.METADATA})),
+    **dict.fromkeys(_STEMS("photo photograph picture image caption illustration"),
+                    frozenset({Kind.CAPTION})),
+    **dict.fromkeys(_STEMS("footnote source citation reference"), frozenset({Kind.FOOTNOTE})),
+    **dict.fromkeys(_STEMS("bio biography background career"), frozenset({Kind.BIO, Kind.BYLINE})),
+}
+DOCUMENT_VERBS: dict[str, frozenset[Kind]] = {
+    **dict.fromkeys(_STEMS("write author pen"), frozenset({Kind.BYLINE, Kind.METADATA})),
+    **dict.fromkeys(_STEMS("publish release"), frozenset({Kind.METADATA})),
+    **dict.fromkeys(_STEMS("cite"), frozenset({Kind.FOOTNOTE})),
+    **dict.fromkeys(_STEMS("show picture depict photograph"), frozenset({Kind.CAPTION})),
+}
+CAREER_NOUNS = _STEMS("position post role job career office background biography experience")
+REASON_VERBS = _STEMS("cause drive explain")
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "LAW", "PRODUCT",
+                         "WORK_OF_ART"})
+_SUBQUESTION_SPLIT = re.compile(r"(?<=[?;])\s+|,\s+and\s+(?=(?:how|what|why|which|where|when|who)\b)",
+                                re.IGNORECASE)
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+
+
+@dataclass(frozen=True)
+class Entity:
+    text: str
+    label: str  # spaCy label, or PROPN for a proper-noun run the NER missed
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Who did what to what, as the question states it."""
+
+    verb: str  # the predicate's term ("block", "withdraw", "fall")
+    subject: tuple[str, ...]  # terms of the subject ("mexico")
+    object: tuple[str, ...]  # terms of the object or complement
+    subject_text: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    doc_id: str
+    aliases: tuple[str, ...]  # lower-cased names
+    kind: str
+
+
+@dataclass
+class Query:
+    question: str  # as asked
+    resolved: str  # standalone question (follow-ups resolved against the history)
+    doc: object  # spaCy Doc of `resolved`
+    terms: list[str]  # content terms of the resolved question, document names removed
+    entities: list[Entity]
+    numbers: set[str]
+    years: set[str]
+    figures: set[str]  # numbers that are not years or page references
+    answer_type: AnswerType
+    item_type: AnswerType | None = None  # for lists: the type of each item
+    list_size: int | None = None  # "the three areas" -> 3
+    focus: tuple[str, ...] = ()  # terms of the wh-phrase head noun ("countries" -> countri)
+    frames: list[Frame] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)  # doc_ids the question names
+    meta_kinds: frozenset[Kind] = frozenset()
+    subquestions: list[str] = field(default_factory=list)
+    vector: list[float] | None = None
+    is_followup: bool = False
+    wh: str = ""  # the question word, lower-cased ("" for imperatives)
+
+    @property
+    def about_document(self) -> bool:
+        return self.answer_type is AnswerType.DOCUMENT
+
+    @property
+    def names(self) -> list[Entity]:
+        """Entities the answer must be about."""
+        return self.entities
+
+
+def document_refs(documents) -> list[DocumentRef]:
+    """Names by which a question points at each document, from corpus metadata."""
+    refs = []
+    for d in documents:
+        names = {str(a).lower() for a in d.meta.get("aliases") or []}
+        names |= {str(d.short_title).lower(), str(d.kind).lower()}
+        if d.meta.get("author"):  # "the author" points at the document that has one
+            names |= {"author", "writer"}
+        refs.append(DocumentRef(d.doc_id, tuple(sorted(n for n in names if n)), d.kind))
+    return refs
+
+
+def _scope(text: str, refs: list[DocumentRef]) -> tuple[list[str], list[tuple[int, int]]]:
+    """doc_ids the question names, and the character spans of those names (their words are
+    not content: "the op-ed" says where to look, not what to look for)."""
+    lowered = text.lower()
+    scope, spans = [], []
+    for ref in refs:
+        for alias in ref.aliases:
+            for m in re.finditer(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", lowered):
+                scope.append(ref.doc_id)
+                spans.append(m.span())
+    return list(dict.fromkeys(scope)), spans
+
+
+def _entities(doc, skip: set[int] = frozenset()) -> list[Entity]:
+    """Named entities, plus runs of proper nouns the NER missed ("WTO Appellate Body"); tokens
+    in `skip` (document names) are not entities."""
+    out: list[Entity] = []
+    covered: set[int] = set(skip)
+    for ent in doc.ents:
+        if ent.label_ in NAME_LABELS and not covered & set(range(ent.start, ent.end)):
+            span = ent[1:] if ent[0].lower_ == "the" else ent
+            if len(span):
+                out.append(Entity(span.text, ent.label_, tuple(token_terms(span))))
+                covered |= set(range(ent.start, ent.end))
+    run: list = []
+    for t in [*doc, None]:
+        if t is not None and t.i not in covered and (t.pos_ == "PROPN" or (
+                run and t.text == "-" and t.i + 1 < len(doc) and doc[t.i + 1].pos_ == "PROPN")):
+            run.append(t)
+            continue
+        if run and run[-1].text != "-" and not (len(run) == 1 and run[0].i == 0 and run[0].text.istitle()
+                                                and run[0].lower_ in QUESTION_WORDS):
+            span = doc[run[0].i:run[-1].i + 1]
+            out.append(Entity(span.text, "PROPN", tuple(token_terms(span))))
+        run = []
+    return [e for e in out if e.terms or e.text.isupper()]
+
+
+def _wh(doc):
+    """The question word token and the head noun of its phrase ("which countries" -> countries)."""
+    wh = next((t for t in doc if t.lower_ in QUESTION_WORDS), None)
+    if wh is None:  # an imperative ("name the regions …", "list the …"): its object is the head
+        root = doc[0] if len(doc) and doc[0].dep_ == "ROOT" and doc[0].pos_ == "VERB" else None
+        obj = next((c for c in root.children if c.dep_ == "dobj"), None) if root is not None else None
+        return None, obj
+    head = None
+    if wh.dep_ == "det" or wh.lower_ in ("which", "what", "whose") and wh.head.pos_ in ("NOUN", "PROPN"):
+        head = wh.head if wh.head.pos_ in ("NOUN", "PROPN") and wh.head is not wh else None
+    if head is None and wh.lower_ in ("what", "which", "who"):
+        # "what is the rate …", "which were the countries …": the copula's other argument
+        root = wh.head if wh.dep_ != "ROOT" else wh
+        if root.lemma_ == "be":
+            head = next((c for c in root.children if c is not wh and c.dep_ in ("nsubj", "attr")
+                         and c.pos_ in ("NOUN", "PROPN")), None)
+    return wh, head
+
+
+def _frames(doc, names: set[str]) -> list[Frame]:
+    frames = []
+    for t in doc:
+        if t.pos_ not in ("VERB", "NOUN") or t.dep_ not in ("ROOT", "xcomp", "ccomp", "conj", "relcl",
+                                                              "advcl", "acl"):
+            continue
+        verb = term_of(t.lemma_)
+        if not verb or (t.pos_ == "NOUN" and t.dep_ != "ROOT"):
+            continue
+        subj = [c for c in t.children if c.dep_ in ("nsubj", "nsubjpass", "poss")]
+        obj = [c for c in t.children if c.dep_ in ("dobj", "attr", "oprd", "acomp")]
+        obj += [g for c in t.children if c.dep_ in ("prep", "agent") for g in c.children
+                if g.dep_ == "pobj"]
+        s_terms = tuple(x for c in subj for x in token_terms(c.subtree) if x not in names or True)
+        o_terms = tuple(x for c in obj for x in token_terms(c.subtree))
+        s_text = " ".join(doc[c.left_edge.i:c.right_edge.i + 1].text for c in subj)
+        if s_terms or o_terms:
+            frames.append(Frame(verb, s_terms, o_terms, s_text))
+    return frames
+
+
+def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerType | None, int | None]:
+    lemmas = {term_of(t.lemma_) for t in doc} - {None}
+    head_term = term_of(head.lemma_) if head is not None else None
+    wh_word = wh.lower_ if wh is not None else ""
+    plural = head is not None and head.tag_ in ("NNS", "NNPS")
+    size = next((_NUMBER_WORDS.get(t.lower_) for t in doc if t.lower_ in _NUMBER_WORDS
+                 and t.head.pos_ == "NOUN"), None)
+
+    def item_type(term):
+        if term in PLACE_NOUNS:
+            return AnswerType.PLACE
+        if term in PERSON_NOUNS:
+            return AnswerType.PERSON
+        if term in ORG_NOUNS:
+            return AnswerType.ORGANISATION
+        return None
+
+    if not content or set(content) <= OVERVIEW_WORDS:
+        if wh_word in ("", "what") or lemmas & OVERVIEW_WORDS:
+            return AnswerType.OVERVIEW, None, None
+    first = doc[0].lower_ if len(doc) else ""
+    if wh_word == "why" or (first == "how" and len(doc) > 1 and doc[1].lower_ == "come"):
+        return AnswerType.REASON, None, None
+    if head_term in REASON_NOUNS or (wh_word == "what" and lemmas & REASON_VERBS):
+        return AnswerType.REASON, None, None
+    if wh_word == "how" and wh.i + 1 < len(doc) and doc[wh.i + 1].pos_ in ("ADJ", "ADV"):
+        return AnswerType.QUANTITY, None, None
+    if head_term in MEASURE_NOUNS and wh_word in ("what", "which"):
+        return AnswerType.QUANTITY, None, None
+    if wh_word == "when" or head_term in DATE_NOUNS:
+        return AnswerType.DATE, None, None
+    if size or (plural and wh_word in ("which", "what", "who", "")):
+        return AnswerType.LIST, item_type(head_term), size
+    if wh_word in ("who", "whom", "whose"):
+        return AnswerType.PERSON, None, None
+    if wh_word == "where":
+        return AnswerType.PLACE, None, None
+    if wh_word == "" and head is None:
+        return AnswerType.DESCRIPTION, None, None
+    if head_term in PLACE_NOUNS:
+        return AnswerType.PLACE, None, None
+    if head_term in PERSON_NOUNS:
+        return AnswerType.PERSON, None, None
+    if head_term in ORG_NOUNS:
+        return AnswerType.ORGANISATION, None, None
+    verbs = [t for t in doc if t.pos_ == "VERB"]
+    if wh_word == "what" and wh.head.lemma_ == "be" and not verbs and len(content) <= 4:
+        return AnswerType.DEFINITION, None, None  # "what is the COVAX Facility?"
+    return AnswerType.DESCRIPTION, None, None
+
+
+def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],
+                    authors: set[str]) -> frozenset[Kind]:
+    """Kinds of the paragraphs that describe the document, if the question asks about it."""
+    kinds: frozenset[Kind] = frozenset()
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    named_author = any(e.text.lower() in authors or any(e.text.lower() in a.split() for a in authors)
+                       for e in entities)
+    nouns = {term_of(t.lemma_) for t in doc if t.pos_ in ("NOUN", "PROPN")}
+    if named_author and ((wh is not None and wh.lower_ == "who" and root is not None
+                          and root.lemma_ == "be") or nouns & CAREER_NOUNS):
+        return frozenset({Kind.BIO, Kind.BYLINE})  # "who is <the author>?", "<author>'s posts"
+    for noun in nouns:
+        kinds |= DOCUMENT_NOUNS.get(noun, frozenset())
+    if wh is not None and wh.lower_ in ("who", "when", "where"):
+        if root is not None:
+            kinds |= DOCUMENT_VERBS.get(term_of(root.lemma_) or "", frozenset())
+    # "what does the author argue about X?" is about X, not about the author: a question with
+    # content beyond the document words asks about the content
+    rest = [t for t in content if t not in DOCUMENT_NOUNS and t not in DOCUMENT_VERBS]
+    if kinds and len(rest) > 1 and not (kinds & {Kind.CAPTION, Kind.FOOTNOTE}):
+        return frozenset()
+    return kinds
+
+
+def analyse(question: str, history: list[dict] | None, nlp, documents=(),
+            embed: Callable[[str], list[float]] | None = None,
+            condense: Callable[[str, list[dict]], str | None] | None = None) -> Query:
+    """Everything the rest of the product needs to know about a question, computed once."""
+    history = list(history or [])
+    resolved = question
+    if history:
+        resolved = (condense(question, history) if condense else None) or followup.resolve(question, history)
+    doc = nlp(resolved)
+    refs = document_refs(documents)
+    scope, spans = _scope(resolved, refs)
+    inside = {t.i for t in doc if any(s <= t.idx < e for s, e in spans)}
+    entities = [e for e in _entities(doc, inside)]
+    content = token_terms(t for t in doc if t.i not in inside)
+    wh, head = _wh(doc)
+    authors = {str(d.meta.get("author", "")).lower() for d in documents} - {""}
+    meta = _document_kinds(doc, wh, head, content, entities, authors)
+    if meta:  # the span a question about the document wants: the author's name, the date
+        atype, size = AnswerType.DOCUMENT, None
+        item = {"who": AnswerType.PERSON, "whom": AnswerType.PERSON, "when": AnswerType.DATE}.get(
+            wh.lower_ if wh is not None else "")
+        if item is AnswerType.PERSON and entities:  # "who is <name>?" wants a description
+            item = None
+        if item is None and head is not None and term_of(head.lemma_) in DATE_NOUNS:
+            item = AnswerType.DATE
+    else:
+        atype, item, size = _answer_type(doc, wh, head, content)
+    names = {t for e in entities for t in e.terms}
+    parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
+    return Query(
+        question=question, resolved=resolved, doc=doc, terms=content, entities=entities,
+        numbers=numbers(resolved), years=years(resolved), figures=figures(resolved),
+        answer_type=atype, item_type=item, list_size=size,
+        focus=tuple(token_terms([head])) if head is not None else (),
+        frames=_frames(doc, names), scope=scope, meta_kinds=meta,
+        subquestions=parts if len(parts) > 1 else [],
+        vector=embed(resolved) if embed else None,
+        is_followup=resolved != question, wh=wh.lower_ if wh is not None else "")
