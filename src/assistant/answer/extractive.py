@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.evidence import figures, mentions, numbers, with_acronyms, years
+from assistant.answer.evidence import binds, figures, mentions, numbers, with_acronyms, years
 from assistant.answer.policy import MIN_PREDICATE, EvidenceModel, Verdict, decide
 from assistant.answer.types import Passage, Refusal, Sentence
 from assistant.corpus.models import Paragraph
@@ -33,6 +33,7 @@ CAUSAL_LEMMAS = frozenset(term_of(w) for w in
                           "because cause due result consequence reason lead drive owe thanks "
                           "since hence therefore amplify worsen trigger".split())
 NUMERIC_LABELS = ENTITY_LABELS[AnswerType.QUANTITY]
+OTHER_NAME_LABELS = frozenset({"GPE", "LOC", "NORP", "ORG", "PERSON"})
 
 
 @dataclass
@@ -74,6 +75,8 @@ class Candidate:
     semantic: float = 0.0
     fits: bool = False  # holds a span of the expected answer type
     missing_names: tuple[str, ...] = ()  # question names its paragraph never mentions
+    names_ok: bool = True  # every name bound, or (several names) one of them
+    other_names: bool = False  # the unit or its section names a place or party the question does not
     missing_numbers: tuple[str, ...] = ()  # question figures/years this unit does not state
     unit_numbers: frozenset[str] = frozenset()
     unit_figures: frozenset[str] = frozenset()
@@ -95,7 +98,7 @@ class Evidence:
 
     def features(self) -> dict[str, float]:
         """Evidence features for the weak-evidence model (of the best bound candidate)."""
-        bound = [c for c in self.candidates if not c.missing_names and not c.missing_numbers]
+        bound = [c for c in self.candidates if c.names_ok and not c.missing_numbers]
         best = max(bound, key=lambda c: c.score, default=None)
         return {
             "score": best.score if best else 0.0,
@@ -127,7 +130,8 @@ class ExtractiveAnswerer:
 
     def __init__(self, store: SentenceStore, corpus: CorpusNames, doc_context: dict[str, str],
                  paragraphs: dict[str, Paragraph], passage: Callable[[str], Passage],
-                 config: ExtractiveConfig | None = None, model: EvidenceModel | None = None):
+                 config: ExtractiveConfig | None = None, model: EvidenceModel | None = None,
+                 nlp=None):
         self.store = store
         self.corpus = corpus
         self.doc_context = doc_context  # doc_id -> title, author, publisher, aliases
@@ -135,6 +139,7 @@ class ExtractiveAnswerer:
         self.passage = passage  # paragraph_id -> Passage (for summaries)
         self.config = config or ExtractiveConfig()
         self.model = model
+        self.nlp = nlp
 
     # -- evidence ---------------------------------------------------------------------------
     def evidence(self, query: Query, passages: list[Passage]) -> Evidence:
@@ -177,7 +182,12 @@ class ExtractiveAnswerer:
             c.predicate_terms = len(matched)
             c.unit_numbers = frozenset(numbers(c.text))
             c.unit_figures = frozenset(figures(c.text))
-            c.missing_names = tuple(e.text for e in q.entities if not mentions(e.text, acr))
+            c.missing_names = tuple(e.text for e in q.entities if not binds(e, acr, ctx_terms))
+            c.names_ok = not c.missing_names or (len(q.entities) > 1 and
+                                                 len(c.missing_names) < len(q.entities))
+            c.other_names = any(ent.label_ in OTHER_NAME_LABELS and not any(
+                mentions(ent.text, with_acronyms(e.text)) or mentions(e.text, with_acronyms(ent.text))
+                for e in q.entities) for ent in [*c.unit.span.ents, *self._section_ents(p.section)])
             in_reach = c.unit_numbers | (numbers(f"{p.text} {p.section}") if several_years else set())
             c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
             c.fits = fits(c.unit, q)
@@ -185,6 +195,12 @@ class ExtractiveAnswerer:
                        + cfg.w_rank / (1 + c.passage_index) + (cfg.type_bonus if c.fits else 0.0))
             if q.about_document and p.kind in {k.value for k in q.meta_kinds}:
                 c.score += cfg.meta_bonus
+
+    def _section_ents(self, section: str) -> list:
+        cache = self.__dict__.setdefault("_sections", {})
+        if section not in cache:
+            cache[section] = list(self.nlp(section).ents) if self.nlp is not None and section else []
+        return cache[section]
 
     # -- answering ------------------------------------------------------------------------------
     def draft(self, query: Query, passages: list[Passage]) -> Draft:
@@ -204,7 +220,7 @@ class ExtractiveAnswerer:
 
     def _choose(self, q: Query, ev: Evidence) -> list[Candidate]:
         cfg = self.config
-        usable = [c for c in ev.candidates if not c.missing_names and not c.missing_numbers]
+        usable = [c for c in ev.candidates if c.names_ok and not c.missing_numbers]
         if q.about_document:
             meta = [c for c in usable if ev.passages[c.passage_index].kind in {k.value for k in q.meta_kinds}
                     and (not q.scope or ev.passages[c.passage_index].doc_id in q.scope)]

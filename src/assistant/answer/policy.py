@@ -8,6 +8,7 @@ evidence to cite) or None. The first check that fires decides.
     premise_mismatch    the question's predicate is found, but with another subject (the parse
                         says someone else did it) or about another place, person or year
     figure_not_bound    a number or year of the question that no evidence sentence binds
+    subject_not_found   the names are in the corpus, but no retrieved paragraph binds them
     answer_type_absent  "how many" with no figure about the subject; "who" with no name; ...
     weak_evidence       a logistic model over evidence scores, fitted on the dev split
                         (``refusal_model.json``; refit with ``bench/calibrate_refusal.py``)
@@ -26,8 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.answer.evidence import binds
 from assistant.answer.types import Refusal
-from assistant.nlp import term_of, token_terms
+from assistant.nlp import stem, term_of, token_terms
 from assistant.query import AnswerType
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ MODEL_FILE = Path(__file__).with_name("refusal_model.json")
 # answer types whose answer is a typed span; for these, evidence without one is no answer
 TYPED = frozenset({AnswerType.QUANTITY, AnswerType.PERSON, AnswerType.ORGANISATION,
                    AnswerType.PLACE, AnswerType.DATE})
+NAME_TYPES = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC"})
 MIN_PREDICATE = 0.6  # share (IDF-weighted) of the question's predicate words a sentence must state
 
 
@@ -50,8 +53,17 @@ Check = Callable[["Evidence"], "Verdict | None"]
 
 
 # -- checks that need no retrieval ------------------------------------------------------------
+def _known(ev: Evidence, entity) -> bool:
+    """Mentioned (see ``evidence.binds``); a capitalised first word of the question
+    ("Contrast East Asia's …") may be left out."""
+    if binds(entity, ev.corpus.text, ev.corpus.vocabulary):
+        return True
+    words = entity.text.split()
+    return entity.start == 0 and len(words) > 1 and ev.corpus.mentions(" ".join(words[1:]))
+
+
 def unknown_subject(ev: Evidence) -> Verdict | None:
-    missing = [e.text for e in ev.query.entities if not ev.corpus.mentions(e.text)]
+    missing = [e.text for e in ev.query.entities if not _known(ev, e)]
     if missing:
         return Verdict(Refusal("unknown_subject", f"the brief never mentions {', '.join(missing)}"))
     return None
@@ -64,7 +76,7 @@ def off_topic(ev: Evidence) -> Verdict | None:
     known_names = {t for e in q.entities for t in e.terms}
     content = set(q.terms) - known_names
     unknown = sorted(t for t in content if t not in ev.corpus.vocabulary)
-    if len(unknown) >= 2 and 2 * len(unknown) >= len(content):
+    if content and len(unknown) == len(content) and not known_names:
         return Verdict(Refusal("off_topic", f"the brief never uses: {', '.join(unknown)}"))
     return None
 
@@ -93,7 +105,7 @@ def frame_conflicts(ev: Evidence) -> tuple[list[Candidate], list[str]]:
     conflicts, agents_seen = [], []
     for frame in q.frames:
         subject = set(frame.subject) & names
-        if not subject:
+        if not subject or frame.attribution:
             continue
         support = False
         found: list[tuple[Candidate, str]] = []
@@ -105,11 +117,10 @@ def frame_conflicts(ev: Evidence) -> tuple[list[Candidate], list[str]]:
                     continue
                 for agent in _agents(t):
                     a_terms = set(token_terms(agent.subtree))
-                    if not a_terms or agent.lower_ in ("it", "they", "its", "their", "which", "who"):
-                        continue
                     if a_terms & subject:
                         support = True
-                    else:
+                    elif any(w.pos_ == "PROPN" or w.ent_type_ in NAME_TYPES for w in agent.subtree):
+                        # another named agent; "the report", "output", "they" say nothing
                         found.append((c, agent.doc[agent.left_edge.i:agent.i + 1].text))
         if found and not support:
             conflicts += [c for c, _ in found]
@@ -124,13 +135,84 @@ def premise_mismatch(ev: Evidence) -> Verdict | None:
         return Verdict(Refusal("premise_mismatch", f"the brief says {agents[0]}, not "
                                f"{frame_subject}, did this"), conflicts[:1])
     # the claim is stated, but about another place, person or year than the question's
+    conflict = direction_conflict(ev)
+    if conflict is not None:
+        return conflict
     stated = [c for c in ev.candidates if c.pred >= MIN_PREDICATE and c.predicate_terms >= 2]
-    if not stated or any(not c.missing_names for c in stated):
+    if not stated or any(c.names_ok for c in stated):
+        return None
+    stated = [c for c in stated if c.other_names]  # stated about some other named place or party
+    if not stated or any(c.names_ok and c.pred >= MIN_PREDICATE / 2 for c in ev.candidates):
         return None
     names = [m for c in stated for m in c.missing_names]
     best = max(stated, key=lambda c: (c.pred, c.score))
     return Verdict(Refusal("premise_mismatch", f"the brief states this, but not about "
                            f"{', '.join(dict.fromkeys(names))}"), [best])
+
+
+def _anchor(token) -> set[str]:
+    """What a directional verb is about: its subject's head word plus the names in the subject
+    ("output of the economies in transition" -> output; "Latin America's GDP" -> gdp, latin,
+    america)."""
+    subj = [c for c in token.children if c.dep_ in ("nsubj", "nsubjpass")]
+    if not subj and token.dep_ in ("xcomp", "conj", "ccomp"):
+        subj = [c for c in token.head.children if c.dep_ in ("nsubj", "nsubjpass", "dobj")]
+    out: set[str] = set()
+    for c in subj:
+        out |= set(token_terms([c]))
+        out |= set(token_terms(w for w in c.subtree if w.pos_ == "PROPN" or w.ent_type_))
+    return out
+
+
+_HEDGES = frozenset({"not", "never", "no", "unlikely", "barely", "hardly"})
+
+
+def _directions(tokens, verbs_only: bool = False) -> list[tuple[int, set[str]]]:
+    """(polarity, what it is about) of each directional word that is not negated or hedged
+    ("unlikely to recover" states no direction)."""
+    from assistant.query import polarity_of
+
+    out = []
+    for t in tokens:
+        p = polarity_of(t.lemma_)
+        if not p or (verbs_only and t.pos_ != "VERB"):
+            continue
+        scope = [t, *t.ancestors][:3]
+        if any(c.lower_ in _HEDGES for s in scope for c in [s, *s.children]):
+            continue
+        anchor = _anchor(t)
+        if anchor:
+            out.append((p, anchor))
+    return out
+
+
+def direction_conflict(ev: Evidence) -> Verdict | None:
+    """The question says something rose (joined, strengthened, "most …") where the brief says
+    the same thing fell (left, weakened, "least …"), and nowhere that it rose."""
+    q = ev.query
+    attributed = {t for f in q.frames if f.attribution for t in f.subject}
+    names = {t for e in q.entities for t in e.terms}
+    asked = [(p, a - attributed) for p, a in _directions(q.doc, verbs_only=True) if a - attributed]
+    if not asked:
+        return None
+    verbs = {stem(t.lemma_.lower()) for t in q.doc if t.pos_ == "VERB"}
+    for polarity, anchor in asked:
+        same, opposite = False, []
+        for c in ev.candidates:
+            if c.missing_numbers or c.missing_names:
+                continue
+            for p, a in _directions(c.unit.span, verbs_only=True):
+                if a & verbs:  # "growth slowed" is still growth: not the opposite of "grow"
+                    continue
+                if anchor <= a:
+                    if p == polarity:
+                        same = True
+                    else:
+                        opposite.append(c)
+        if opposite and not same:
+            return Verdict(Refusal("premise_mismatch", "the brief states the opposite direction"),
+                           opposite[:1])
+    return None
 
 
 def figure_not_bound(ev: Evidence) -> Verdict | None:
@@ -148,11 +230,20 @@ def figure_not_bound(ev: Evidence) -> Verdict | None:
                            "for this"), correction)
 
 
+def subject_not_found(ev: Evidence) -> Verdict | None:
+    """The names are in the corpus, but no retrieved sentence's paragraph binds them (with the
+    question's figures and years)."""
+    if ev.query.about_document or any(c.names_ok and not c.missing_numbers for c in ev.candidates):
+        return None
+    names = sorted({m for c in ev.candidates for m in c.missing_names}) or ["the question's subject"]
+    return Verdict(Refusal("subject_not_found", f"no passage about {', '.join(names)} answers this"))
+
+
 def answer_type_absent(ev: Evidence) -> Verdict | None:
     q = ev.query
     if q.answer_type not in TYPED:
         return None
-    if any(c.fits and not c.missing_names and not c.missing_numbers
+    if any(c.fits and c.names_ok and not c.missing_numbers
            and c.pred >= MIN_PREDICATE / 2 for c in ev.candidates):
         return None
     what = {AnswerType.QUANTITY: "figure", AnswerType.DATE: "date", AnswerType.PLACE: "place",
@@ -192,7 +283,7 @@ def weak_evidence(ev: Evidence) -> Verdict | None:
 
 
 PRE_GENERATION: tuple[Check, ...] = (unknown_subject, off_topic, premise_mismatch, figure_not_bound)
-POLICY: tuple[Check, ...] = PRE_GENERATION + (answer_type_absent, weak_evidence)
+POLICY: tuple[Check, ...] = PRE_GENERATION + (subject_not_found, answer_type_absent, weak_evidence)
 CHECK_NAMES = tuple(c.__name__ for c in POLICY)
 
 

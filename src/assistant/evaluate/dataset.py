@@ -20,6 +20,7 @@ from assistant.errors import AssistantError
 DEFAULT_QA = Path("eval/qa.jsonl")
 SPLITS = ("dev", "test", "all")
 UNANSWERABLE_TYPES = frozenset({"unanswerable", "false_premise"})
+PERTURBATION_SEED = 13
 
 
 class DatasetError(AssistantError):
@@ -74,17 +75,29 @@ def load_items(corpus: Corpus, split: str = "all", path: Path = DEFAULT_QA) -> l
         lines = Path(path).read_text("utf-8").splitlines()
     except OSError as exc:
         raise DatasetError(f"Cannot read the question set {path}: {exc.strerror}.") from None
-    paragraphs = corpus.paragraphs
-    items, problems = [], []
+    raws, problems = [], []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
+            raws.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{number}: not valid JSON ({exc})")
+    items = parse_items(raws, corpus, str(path), problems)
+    return [i for i in items if split == "all" or i.split == split]
+
+
+def parse_items(raws: list[dict], corpus: Corpus, source: str, problems: list[str] | None = None) -> list[Item]:
+    """Items from their JSON objects, gold and related quotes resolved to paragraph IDs."""
+    problems = [] if problems is None else problems
+    paragraphs = corpus.paragraphs
+    items = []
+    for number, raw in enumerate(raws, 1):
+        try:
             qid, _, _ = raw["id"], raw["type"], raw["question"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            problems.append(f"{path}:{number}: not a JSON object with id, type and question "
-                            f"({exc})")
+        except (KeyError, TypeError) as exc:
+            problems.append(f"{source}: item {number}: not a JSON object with id, type and "
+                            f"question ({exc})")
             continue
         resolved: dict[str, list[str]] = {"gold": [], "related": []}
         for field, ids in resolved.items():
@@ -104,8 +117,15 @@ def load_items(corpus: Corpus, split: str = "all", path: Path = DEFAULT_QA) -> l
             paraphrase_of=raw.get("paraphrase_of"), perturbation=raw.get("perturbation"),
             group=raw.get("group") or raw.get("paraphrase_of") or qid))
     if problems:
-        raise DatasetError(f"{path} does not match the corpus:\n  " + "\n  ".join(problems))
+        raise DatasetError(f"{source} does not match the corpus:\n  " + "\n  ".join(problems))
     ids = [i.id for i in items]
     if len(set(ids)) != len(ids):
-        raise DatasetError(f"{path}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
-    return [i for i in items if split == "all" or i.split == split]
+        raise DatasetError(f"{source}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
+    return items
+
+
+def perturbation_items(corpus: Corpus, nlp, seed: int = PERTURBATION_SEED) -> list[Item]:
+    """The generated perturbation suite (see ``evaluate/perturb.py``), as items."""
+    from assistant.evaluate.perturb import generate
+
+    return parse_items(generate(corpus, nlp, seed=seed), corpus, f"perturbations (seed {seed})")

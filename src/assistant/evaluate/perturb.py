@@ -62,7 +62,7 @@ _VOWELS = "aeiou"
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _NUMERAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
-_WORD = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LEAD = re.compile(r"^(?P<label>[A-Z][^:.;,()\n]{1,60}?)\s*(?:\([^)\n]{0,30}\))?:\s+")
 
 
@@ -70,20 +70,23 @@ _LEAD = re.compile(r"^(?P<label>[A-Z][^:.;,()\n]{1,60}?)\s*(?:\([^)\n]{0,30}\))?
 # small text helpers
 
 
-def keys(text: str) -> frozenset[str]:
+def keys(text: str, parts: bool = False) -> frozenset[str]:
     """Content-word keys of a text: acronyms as written (lower-cased), other words stemmed,
-    stop words dropped. Used for the loose "is this entity mentioned" check."""
+    stop words dropped; a hyphenated compound is one key ("full-time-equivalent"), and with
+    `parts` its pieces are keys too. Used for the loose "is this entity mentioned" check."""
     out = set()
     for word in _WORD.findall(normalise(text)):
-        if len(word) >= 2 and word.isupper():
-            out.add(word.lower())
-        elif len(word) >= 2 and word.lower() not in STOPWORDS:
-            out.add(stem(word.lower()))
+        pieces = word.split("-")
+        for w in ([word] + pieces if parts and len(pieces) > 1 else [word]):
+            if len(w) >= 2 and w.isupper():
+                out.add(w.lower())
+            elif len(w) >= 2 and w.lower() not in STOPWORDS:
+                out.add(stem(w.lower()))
     return frozenset(out)
 
 
 def numbers(text: str) -> frozenset[float]:
-    return frozenset(float(m.group().rstrip(",").replace(",", "") or 0)
+    return frozenset(float(m.group().rstrip(",").replace(",", ""))
                      for m in _NUMBER.finditer(normalise(text)))
 
 
@@ -130,7 +133,7 @@ def _lead(text: str) -> tuple[str, int] | None:
 
 
 def _clean(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", normalise(text)).strip()
     text = re.sub(r"\s+([?,])", r"\1", text)
     return text[0].upper() + text[1:] if text else text
 
@@ -160,6 +163,11 @@ class Figure:
     def text(self) -> str:
         return self.number + ("" if self.unit == "%" else " ") + self.unit
 
+    @property
+    def magnitude(self) -> float:
+        scale = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+        return self.value * scale.get(self.unit.split()[0].lower(), 1)
+
     def like(self, other: Figure) -> Figure:
         """`other`'s number in this figure's unit (a count keeps its own scale word)."""
         if self.kind.startswith("count"):
@@ -180,7 +188,6 @@ class Fact:
     year: str | None
     words: dict  # verb and frame pieces
     anchor: str | None = None  # event facts: the named object that must co-occur
-    position: tuple[int, int] = (0, 0)
 
 
 def _figure_at(doc, i):
@@ -264,12 +271,18 @@ def _render(toks, replace: dict[int, str], drop: set[int]) -> str:
 class _Extractor:
     def __init__(self, nlp):
         self.nlp = nlp
-        self._heading_topics: dict[str, str | None] = {}
+        self.topics: dict[str, Entity] = {}  # every topic met, for entity swaps
+        self._headings: dict[str, tuple[str, object] | None] = {}
 
     # -- topics ------------------------------------------------------------------------------
 
     def heading_topic(self, heading: str) -> tuple[str, object] | None:
         """A section heading that is a proper name ("Latin America and the Caribbean")."""
+        if heading not in self._headings:
+            self._headings[heading] = self._heading_topic(heading)
+        return self._headings[heading]
+
+    def _heading_topic(self, heading: str) -> tuple[str, object] | None:
         label = re.sub(r"\s*\([^)]*\)\s*$", "", heading).strip()
         if not label:
             return None
@@ -288,7 +301,9 @@ class _Extractor:
                 return None
             label, first = found
         text = _lower_first(label, first)
-        return Entity(text=text, kind="topic", keys=keys(label), doc_id=para.doc_id, match=label)
+        entity = Entity(text=text, kind="topic", keys=keys(label), doc_id=para.doc_id,
+                        match=label)
+        return self.topics.setdefault(text.lower(), entity)
 
     # -- subjects ----------------------------------------------------------------------------
 
@@ -380,7 +395,6 @@ class _Extractor:
         out = []
         for sent in doc.sents:
             figures = _figures(sent)
-            seen_fig = False
             for fig, start, end in figures:
                 if _in_parentheses(sent, start) or "+" in fig.kind:
                     continue
@@ -388,10 +402,9 @@ class _Extractor:
                         or self.passive_count_fact(sent, fig, start, end, topic, lead_end, para)
                         or self.object_count_fact(sent, fig, start, end, topic, lead_end, para)
                         or self.report_fact(sent, fig, start, end, topic, lead_end, para))
-                seen_fig = True
                 if fact:
                     out.append(fact)
-            if not seen_fig and not figures:
+            if not figures:
                 fact = self.event_fact(sent, lead_end, para)
                 if fact:
                     out.append(fact)
@@ -401,18 +414,15 @@ class _Extractor:
                 must: list[int], lead_end: int, anchor=None) -> Fact | None:
         if x is None:
             return None
-        start = max(sent.start_char, 0)
-        if sent.start == 0 and lead_end:
-            start = 0
         spans = [(sent.doc[i].idx, sent.doc[i].idx + len(sent.doc[i])) for i in must]
         if fig_span:
             spans.append(fig_span)
-        quote = choose_quote(para.text, start, sent.end_char, spans)
+        quote = choose_quote(para.text, sent.start_char, sent.end_char, spans)
         if quote is None:
             return None
         return Fact(pattern=pattern, para=para, sentence=sent.text.strip(), quote=quote, x=x,
                     entity=entity, entity_sets_number=whole, figure=fig, year=year, words=words,
-                    anchor=anchor, position=(para.position, sent.start))
+                    anchor=anchor)
 
     @staticmethod
     def _clean_verb(verb) -> bool:
@@ -496,7 +506,7 @@ class _Extractor:
         got = self.subject(noun, topic, lead_end, para, remove)
         if got is None:
             return None
-        x, entity, whole, plural = got
+        x, entity, whole, _ = got
         if whole and entity.kind == "np":
             entity = Entity(entity.text, "np-count", entity.keys, True, entity.doc_id,
                             entity.match)
@@ -580,8 +590,7 @@ class _Extractor:
         toks = _phrase(subj[0])
         if toks is None or len(toks) > 4 or any(t.pos_ in ("PRON", "PROPN", "NUM") for t in toks):
             return None
-        if any(c.dep_ != "prep" or c.lower_ != "of" for c in noun.children
-               if c.dep_ not in ("cc", "conj", "punct", "appos", "prep")):
+        if any(c.dep_ in ("det", "amod", "compound", "poss", "nummod") for c in noun.children):
             return None
         year = self.year_for(sent, end, set(), set())
         if not year:
@@ -645,9 +654,12 @@ def choose_quote(text: str, start: int, end: int, spans: list[tuple[int, int]]) 
     if a is None or b is None or b - a + 1 > 20:
         return None
     lo = 0 if b < 20 else a
-    hi = b
-    while hi - lo + 1 < 14 and hi + 1 < len(words):
+    hi = b  # then on to the end of the clause, if that is within 20 words
+    while (hi + 1 < len(words) and hi - lo + 1 < 20
+           and text[words[hi][1] - 1] not in ",.;:"):
         hi += 1
+    if text[words[hi][1] - 1] not in ",.;:" and hi + 1 < len(words):
+        hi = max(b, min(lo + 7, len(words) - 1))
     while hi - lo + 1 < 8 and lo > 0:
         lo -= 1
     quote = text[words[lo][0]:words[hi][1]]
@@ -688,7 +700,7 @@ def _units(corpus, docs: dict[str, object]) -> list[_Unit]:
             prev = ""
             for s in sentences:
                 text = f"{context} {prev} {s}"
-                out.append(_Unit(keys(text), numbers(text), years(text)))
+                out.append(_Unit(keys(text, parts=True), numbers(text), years(text)))
                 prev = s
     return out
 
@@ -766,16 +778,15 @@ def _fill(frame: str, fact: Fact, entity: Entity, figure: Figure | None, year: s
                                Y=f" in {year}" if year else "", **w))
 
 
-def _frames(fact: Fact, table: dict) -> object:
+def _ask_frames(fact: Fact) -> tuple[list[str], list[str]]:
     key = fact.pattern
     if key in ("verb", "projected") and fact.words.get("P") != "by":
-        key_level = key + "-level"
-        if table is _ASK:
-            return table[key_level]
-    frames = table[key]
-    if table is _FALSE:
-        frames = [f for f in frames if "{Vp}" not in f or fact.words.get("Vp")]
-    return frames
+        key += "-level"
+    return _ASK[key]
+
+
+def _false_frames(fact: Fact) -> list[str]:
+    return [f for f in _FALSE[fact.pattern] if "{Vp}" not in f or fact.words.get("Vp")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -788,6 +799,11 @@ def _parse(corpus, nlp) -> dict[str, object]:
 
 
 def extract_facts(corpus, nlp, docs: dict | None = None) -> list[Fact]:
+    """Every usable fact of the body and list-item paragraphs, in corpus order."""
+    return _extract(corpus, nlp, docs)[0]
+
+
+def _extract(corpus, nlp, docs: dict | None = None) -> tuple[list[Fact], list[Entity]]:
     docs = docs if docs is not None else _parse(corpus, nlp)
     extractor = _Extractor(nlp)
     facts, seen = [], set()
@@ -804,14 +820,15 @@ def extract_facts(corpus, nlp, docs: dict | None = None) -> list[Fact]:
             if key not in seen:
                 seen.add(key)
                 facts.append(fact)
-    return facts
+    return facts, [extractor.topics[k] for k in sorted(extractor.topics)]
 
 
-def _entity_pool(facts: list[Fact], docs: dict, corpus) -> dict[str, list[Entity]]:
+def _entity_pool(facts: list[Fact], topics: list[Entity], docs: dict,
+                 corpus) -> dict[str, list[Entity]]:
     """Candidates for an entity swap, by kind: other topics, other subject noun phrases of
     the same pattern family, and named entities of the same label from *other* documents
     (a document refers to one actor by several names; two documents rarely share them)."""
-    pool: dict[str, dict[str, Entity]] = {}
+    pool: dict[str, dict[str, Entity]] = {"topic": {t.text.lower(): t for t in topics}}
     for f in facts:
         pool.setdefault(f.entity.kind, {}).setdefault(f.entity.text.lower(), f.entity)
     for p in corpus.paragraphs:
@@ -838,6 +855,8 @@ def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, a
     """One swap of `kind` whose combination the corpus does not state, or None."""
     ent, fig, year = fact.entity, fact.figure, fact.year
     if kind == "entity":
+        if fig is None and not fact.anchor:
+            return None
         cands = [c for c in pools.get(ent.kind, []) if not c.keys & ent.keys and c.keys]
         if ent.kind in _NAMED:
             cands = [c for c in cands if c.doc_id != ent.doc_id]
@@ -850,8 +869,6 @@ def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, a
                 continue
             if fact.anchor and cooccurs(units, c.keys, anchor_keys=keys(fact.anchor)):
                 continue
-            if fig is None and not fact.anchor:
-                continue
             claim = {"entity": c.match, "figure": fig.text if fig else None, "year": None,
                      "anchor": fact.anchor}
             return {"from": ent.text, "to": c.text, "claim": claim}, c, fig, year
@@ -860,8 +877,11 @@ def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, a
         return None
     if kind == "figure":
         cands = [f for f in figures if f.kind == fig.kind and f.value != fig.value]
-        rng.shuffle(cands)
-        for c in cands:
+        near = [f for f in cands if fig.magnitude / 3 <= f.magnitude <= fig.magnitude * 3]
+        far = [f for f in cands if f not in near]
+        rng.shuffle(near)
+        rng.shuffle(far)
+        for c in near + far:
             new = fig.like(c)
             if cooccurs(units, ent.keys, number=new.value):
                 continue
@@ -874,6 +894,10 @@ def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, a
     far = [y for y in all_years if y != year and y not in near]
     rng.shuffle(near)
     rng.shuffle(far)
+    if fact.pattern in ("projected", "report"):
+        # a forecast moves to a nearby year, later ones first: "forecast for 2009" tests nothing
+        near.sort(key=lambda y: int(y) < int(year))
+        far = []
     for y in near + far:
         if cooccurs(units, ent.keys, number=fig.value, year=y):
             continue
@@ -887,9 +911,9 @@ def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict
     three false-premise perturbations), groups shuffled by `seed` and split dev/test
     alternately. Deterministic for a seed."""
     docs = _parse(corpus, nlp)
-    facts = extract_facts(corpus, nlp, docs)
+    facts, topics = _extract(corpus, nlp, docs)
     units = _units(corpus, docs)
-    pools = _entity_pool(facts, docs, corpus)
+    pools = _entity_pool(facts, topics, docs, corpus)
     facts_by_entity: dict[str, list[Entity]] = {}
     for f in facts:
         facts_by_entity.setdefault(_family(f), []).append(f.entity)
@@ -910,7 +934,7 @@ def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict
     for fact in facts:
         rng = random.Random(f"{seed}|{fact.para.id}|{fact.quote}|{fact.figure or fact.anchor}")
         perturbed = []
-        false_frames = _frames(fact, _FALSE)
+        false_frames = _false_frames(fact)
         frame = rng.choice(false_frames)
         for kind in PERTURBATIONS:
             got = _perturb(fact, kind, rng, units, pools, figures, years_sorted, facts_by_entity)
@@ -920,7 +944,7 @@ def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict
             perturbed.append((kind, swap, _fill(frame, fact, ent, fig, year)))
         if not perturbed:
             continue
-        numeric, single = _frames(fact, _ASK)
+        numeric, single = _ask_frames(fact)
         options = [(f, "numeric") for f in numeric] + [(f, "single") for f in single]
         ask, qtype = rng.choice(options)
         question = _fill(ask, fact, fact.entity, fact.figure, fact.year)
