@@ -22,7 +22,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="test")
     args = parser.parse_args()
-    from assistant.answer import followup
     from assistant.chat import Assistant
     from assistant.evaluate.dataset import load_items
     from assistant.evaluate.runner import NaiveSystem
@@ -39,8 +38,8 @@ def main() -> None:
     rows = {name: [0, 0, 0] for name in ("naive", "dense", "bm25", "hybrid")}
     for item in items:
         gold = set(item.gold)
-        query = followup.resolve(item.question, list(item.history))
-        hits = naive.retriever.retrieve(query)[:3]
+        query = base.analyse(item.question, list(item.history))  # follow-ups resolved
+        hits = naive.retriever.retrieve(query.resolved)[:3]
         first = set(naive.cites[hits[0].node.node_id])
         top3 = set().union(*(naive.cites[h.node.node_id] for h in hits))
         rows["naive"][0] += bool(gold & first)

@@ -283,17 +283,18 @@ def _warn_if_stale(assistant) -> None:
 def eval_command(
     backend: Annotated[str, typer.Option(help="extractive | naive | dense | bm25 | openai | local")]
     = "extractive",
-    split: Annotated[str, typer.Option(help="dev | test | all")] = "test",
+    split: Annotated[str, typer.Option(help="dev | test | all (dev and test side by side)")] = "all",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where result folders go.")]
     = Path("eval/results"),
     compare: Annotated[tuple[str, str] | None, typer.Option(
-        help="Run two configurations on the same items and compare: --compare naive extractive")]
+        help="Run two configurations on the same items and compare (test split, hand-written "
+             "items; dev with --split dev): --compare naive extractive")]
     = None,
 ) -> None:
-    """Answer the question set (eval/qa.jsonl) and score it; writes report.md, results.json
-    and summary.png under --out."""
-    from assistant.evaluate.report import fmt
+    """Answer the question set (eval/qa.jsonl) and the generated perturbations and score them;
+    writes report.md, results.json and summary.png under --out."""
+    from assistant.evaluate.report import console_lines, console_table
     from assistant.evaluate.runner import compare as compare_configs
     from assistant.evaluate.runner import run_eval
 
@@ -306,14 +307,14 @@ def eval_command(
             _print_json(result)
         return
     results = run_eval(assistant, backend, split, out_dir, progress=True)
-    summary = {k: results[k] for k in ("backend", "split", "n", "dir", "overall", "by_type")}
     if as_json:
-        _print_json(summary)
+        _print_json({k: results[k] for k in ("backend", "split", "n", "n_hand_written", "dir",
+                                             "overall_split", "overall", "by_type", "splits",
+                                             "dev_test_gap")})
         return
-    table = Table("metric", "value", "n", title=f"{backend} on {split} ({results['n']} questions)")
-    for name, value in results["overall"]["metrics"].items():
-        table.add_row(name, fmt(name, value), str(results["overall"]["counts"][name]))
-    out.print(table)
+    out.print(console_table(results))
+    for line in console_lines(results):
+        out.print(line, highlight=False)
     out.print(f"Report: {results['dir']}/report.md", highlight=False)
 
 

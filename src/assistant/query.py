@@ -88,6 +88,12 @@ NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", 
                          "WORK_OF_ART"})
 _SUBQUESTION_SPLIT = re.compile(r"(?<=[?;])\s+|,\s+and\s+(?=(?:how|what|why|which|where|when|who)\b)",
                                 re.IGNORECASE)
+MORE_WORDS = frozenset("elaborate detail details expand".split())
+
+
+def _asks_more(words: set[str], followup: bool) -> bool:
+    """"Elaborate", "go into detail", "tell me more", or "more" in a follow-up."""
+    return bool(words & MORE_WORDS) or ("more" in words and (followup or "tell" in words))
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 
 
@@ -138,6 +144,7 @@ class Query:
     subquestions: list[str] = field(default_factory=list)
     vector: list[float] | None = None
     is_followup: bool = False
+    more: bool = False  # "tell me more", "elaborate", "go into detail": the whole paragraph
     wh: str = ""  # the question word, lower-cased ("" for imperatives)
 
     @property
@@ -156,6 +163,9 @@ def document_refs(documents) -> list[DocumentRef]:
     for d in documents:
         names = {str(a).lower() for a in d.meta.get("aliases") or []}
         names |= {str(d.short_title).lower(), str(d.kind).lower()}
+        title = str(d.title or "").lower()
+        if title:  # the title, and its main part before a colon, quoted in a question
+            names |= {title, title.split(":")[0].strip()}
         if d.meta.get("author"):  # "the author" points at the document that has one
             names |= {"author", "writer"}
         refs.append(DocumentRef(d.doc_id, tuple(sorted(n for n in names if n)), d.kind))
@@ -325,14 +335,31 @@ def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],
     for noun in nouns:
         kinds |= DOCUMENT_NOUNS.get(noun, frozenset())
     if wh is not None and wh.lower_ in ("who", "when", "where"):
-        if root is not None:
-            kinds |= DOCUMENT_VERBS.get(term_of(root.lemma_) or "", frozenset())
+        for verb in {root, wh.head} - {None}:  # "who wrote …?", "tell me who penned …"
+            kinds |= DOCUMENT_VERBS.get(term_of(verb.lemma_) or "", frozenset())
     # "what does the author argue about X?" is about X, not about the author: a question with
     # content beyond the document words asks about the content
     rest = [t for t in content if t not in DOCUMENT_NOUNS and t not in DOCUMENT_VERBS]
     if kinds and len(rest) > 1 and not (kinds & {Kind.CAPTION, Kind.FOOTNOTE}):
         return frozenset()
     return kinds
+
+
+def nlp_tokens(question: str, doc) -> list:
+    """Tokens of the question as asked (the resolved question's parse covers it when they are
+    the same text; a follow-up's own words are looked up by splitting)."""
+    if doc.text == question:
+        return list(doc)
+    return [_Word(w) for w in re.findall(r"[\w'-]+", question)]
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+
+    @property
+    def lower_(self) -> str:
+        return self.text.lower()
 
 
 def analyse(question: str, history: list[dict] | None, nlp, documents=(),
@@ -376,4 +403,6 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
         frames=_frames(doc, names, attributed), scope=scope, meta_kinds=meta,
         subquestions=parts if len(parts) > 1 else [],
         vector=embed(resolved) if embed else None,
-        is_followup=resolved != question, wh=wh.lower_ if wh is not None else "")
+        is_followup=resolved != question,
+        more=_asks_more({t.lower_ for t in nlp_tokens(question, doc)}, resolved != question),
+        wh=wh.lower_ if wh is not None else "")

@@ -55,7 +55,8 @@ class Retriever:
         self._bm25_ids = [p.id for p in corpus.paragraphs if p.id in sentences.docs]
         tokens = [bm25_tokens(token_terms(sentences.docs[pid])
                               + section_terms[self._paragraphs[pid].section_path],
-                              self._paragraphs[pid].text) for pid in self._bm25_ids]
+                              f"{self._paragraphs[pid].text} {self._paragraphs[pid].section_path}")
+                  for pid in self._bm25_ids]
         self._bm25 = bm25s.BM25()
         self._bm25.index(tokens, show_progress=False)
 

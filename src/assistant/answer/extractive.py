@@ -31,7 +31,7 @@ from assistant.query import ENTITY_LABELS, AnswerType, Query
 # General English causal connectives (lemmas): what a reason-sentence tends to contain.
 CAUSAL_LEMMAS = frozenset(term_of(w) for w in
                           "because cause due result consequence reason lead drive owe thanks "
-                          "since hence therefore amplify worsen trigger".split())
+                          "hence therefore trigger fuel".split())
 NUMERIC_LABELS = ENTITY_LABELS[AnswerType.QUANTITY]
 OTHER_NAME_LABELS = frozenset({"GPE", "LOC", "NORP", "ORG", "PERSON"})
 
@@ -221,6 +221,7 @@ class ExtractiveAnswerer:
     def _choose(self, q: Query, ev: Evidence) -> list[Candidate]:
         cfg = self.config
         usable = [c for c in ev.candidates if c.names_ok and not c.missing_numbers]
+        pool = sorted(usable, key=lambda c: -c.score)  # for the sentences beyond the best one
         if q.about_document:
             meta = [c for c in usable if ev.passages[c.passage_index].kind in {k.value for k in q.meta_kinds}
                     and (not q.scope or ev.passages[c.passage_index].doc_id in q.scope)]
@@ -234,23 +235,25 @@ class ExtractiveAnswerer:
         extra: list[Candidate] = []
         for part in q.subquestions:  # "how did X fare, and how does the UN see Y?"
             part_terms = set(terms(part)) - set().union(*(c.unit.terms for c in chosen))
-            pick = max((c for c in usable if c not in chosen and part_terms & c.unit.terms),
+            pick = max((c for c in pool if c not in chosen and part_terms & c.unit.terms),
                        key=lambda c: (len(part_terms & c.unit.terms), c.score), default=None)
             if pick is not None:
                 extra.append(pick)
         if len(q.scope) > 1:  # "the op-ed says X; what does the UN report say?"
             for doc_id in q.scope:
                 if not any(ev.passages[c.passage_index].doc_id == doc_id for c in chosen + extra):
-                    pick = next((c for c in usable if ev.passages[c.passage_index].doc_id == doc_id), None)
+                    pick = next((c for c in pool if ev.passages[c.passage_index].doc_id == doc_id), None)
                     if pick is not None and pick.score >= best.score * 0.6:
                         extra.append(pick)
         if len(q.entities) > 1:  # every name the question asks about gets its sentence
             for e in q.entities:
                 if not any(mentions(e.text, with_acronyms(c.text)) for c in chosen + extra):
-                    pick = next((c for c in usable if mentions(e.text, with_acronyms(c.text))), None)
+                    pick = next((c for c in pool if mentions(e.text, with_acronyms(c.text))), None)
                     if pick is not None and pick.score >= best.score * cfg.keep_ratio * 0.8:
                         extra.append(pick)
         chosen += [c for c in extra if c not in chosen]
+        if q.more:  # "tell me more about …": the whole of the best paragraph, in order
+            chosen += [c for c in ev.candidates if c.passage_index == best.passage_index and c not in chosen]
         limit = cfg.max_sentences_list if q.answer_type is AnswerType.LIST else cfg.max_sentences
         for c in usable[1:]:
             if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
@@ -339,7 +342,8 @@ def typed_spans(unit: Unit, q: Query) -> list:
     out = []
     for ent in ents:
         if atype is AnswerType.QUANTITY:
-            if not figures(ent.text) or (numbers(ent.text) <= (q.years | q.figures)):
+            ent = _from_first_number(ent)
+            if ent is None or not figures(ent.text) or (numbers(ent.text) <= (q.years | q.figures)):
                 continue
             ent = _with_counted_noun(ent)
         if atype is AnswerType.DATE and (years(ent.text) & q.years) and len(ent) == 1:
@@ -378,6 +382,27 @@ def _coordinated(ents: list) -> list:
             group = [e]
     out.append(group)
     return [doc[g[0].start:g[-1].end] if len(g) > 1 else g[0] for g in out]
+
+
+_QUALIFIERS = frozenset("about around almost nearly over under some roughly approximately an a "
+                        "estimated more less than up to just".split())
+
+
+def _from_first_number(ent):
+    """A quantity span that starts at its number or a qualifier of it ("about 45 million"), not
+    mid-phrase ("per cent in 2020 (9.6 per cent" is not a quantity)."""
+    start = ent.start
+    while start < ent.end and not ent.doc[start].like_num and ent.doc[start].lower_ not in _QUALIFIERS:
+        start += 1
+    if start >= ent.end or (ent.doc[start].lower_ not in _QUALIFIERS and not ent.doc[start].like_num):
+        return None
+    if any(t.text in "()" for t in ent.doc[start:ent.end]):
+        return None
+    if start == ent.start:
+        return ent
+    from spacy.tokens import Span  # spaCy is loaded already: the unit was parsed by it
+
+    return Span(ent.doc, start, ent.end, label=ent.label_)
 
 
 def _with_counted_noun(ent):
@@ -441,6 +466,8 @@ def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
     nearest the other words it shares with the question."""
     if expected_type(q) not in TYPED_ANSWERS or any(c.unit.text.rstrip().endswith(":") for c in chosen):
         return None  # no type to match, or a list given item by item
+    if len(q.entities) > 1 or len(q.years) > 1 or q.subquestions:
+        return None  # several things asked: no single span answers them
     q_terms = set(q.terms)
     options = []
     for c in chosen:

@@ -244,7 +244,7 @@ def answer_type_absent(ev: Evidence) -> Verdict | None:
     if q.answer_type not in TYPED:
         return None
     if any(c.fits and c.names_ok and not c.missing_numbers
-           and c.pred >= MIN_PREDICATE / 2 for c in ev.candidates):
+           and (c.pred >= MIN_PREDICATE / 2 or c.lexical >= 0.5) for c in ev.candidates):
         return None
     what = {AnswerType.QUANTITY: "figure", AnswerType.DATE: "date", AnswerType.PLACE: "place",
             AnswerType.PERSON: "name", AnswerType.ORGANISATION: "organisation"}[q.answer_type]

@@ -25,11 +25,19 @@ sentence's own cited paragraphs.
 Refusals: refusal rate on unanswerable and false-premise items, false-refusal rate on
 answerable ones, and a CRAG-style score: +1 correct (answerable: not refused and every fact
 found; unanswerable/false premise: refused), 0 a refusal of an answerable question, -1 wrong.
+``refusal_checks`` counts which check of the refusal policy fired, separately for answerable
+items (false refusals) and unanswerable ones (correct refusals).
+
+Robustness: ``paraphrase_consistency`` is the share of groups (an original and its
+hand-written paraphrases) whose members all get the same outcome: (refused, every key fact
+found) for answerable items, refused for unanswerable ones. ``dev_test_gap`` is |dev - test| of
+the gated metrics; a large gap means a rule fits the dev questions rather than the task.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
@@ -44,9 +52,13 @@ CITATIONS = ("gold_citation_precision", "gold_citation_recall", "citation_recall
              "citation_precision")
 ANSWERS = ("key_fact_recall", "all_facts", "faithfulness", "unsupported_numbers")
 REFUSALS = ("refusal_rate", "false_refusal_rate", "crag_score")
+ROBUSTNESS = ("paraphrase_consistency",)
 LATENCY = ("latency_p50_ms", "latency_p95_ms")
-METRICS = RETRIEVAL + CITATIONS + ANSWERS + REFUSALS + LATENCY
+METRICS = RETRIEVAL + CITATIONS + ANSWERS + REFUSALS + ROBUSTNESS + LATENCY
 SUMMED = frozenset({"unsupported_numbers"})  # aggregated as a count, not a mean
+# The metrics whose dev - test gap is reported (and may be gated by eval/thresholds.toml [max_gap]).
+GAP_METRICS = ("key_fact_recall", "refusal_rate", "false_refusal_rate", "paraphrase_consistency",
+               "citation_precision")
 
 
 # -- retrieval ------------------------------------------------------------------------------
@@ -166,9 +178,11 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], consistency: bool = True) -> dict:
     """rows: {"scores": score_item(...), "latency_ms": float} -> {"n", "metrics", "counts"}:
-    the mean of each metric over the items it applies to (a sum for SUMMED), and that count."""
+    the mean of each metric over the items it applies to (a sum for SUMMED), and that count.
+    ``paraphrase_consistency`` (count: groups) is measured over the groups the rows hold two or
+    more members of (rows with a "group"; generated perturbations excluded), None without."""
     metrics, counts = {}, {}
     for name in RETRIEVAL + CITATIONS + ANSWERS + REFUSALS:
         values = [r["scores"][name] for r in rows if r["scores"].get(name) is not None]
@@ -177,6 +191,8 @@ def summarise(rows: list[dict]) -> dict:
             metrics[name] = sum(values) if values else None
         else:
             metrics[name] = sum(values) / len(values) if values else None
+    pc = paraphrase_consistency(rows) if consistency else {"value": None, "groups": 0}
+    metrics["paraphrase_consistency"], counts["paraphrase_consistency"] = pc["value"], pc["groups"]
     latencies = [r["latency_ms"] for r in rows if r.get("latency_ms") is not None]
     metrics["latency_p50_ms"] = percentile(latencies, 0.5) if latencies else None
     metrics["latency_p95_ms"] = percentile(latencies, 0.95) if latencies else None
@@ -189,6 +205,91 @@ def by_type(rows: list[dict]) -> dict[str, dict]:
     return {t: summarise([r for r in rows if r["type"] == t]) for t in types}
 
 
+# -- robustness and refusals ----------------------------------------------------------------
+def _refused(row: dict) -> bool:
+    return bool(row["refused"] if "refused" in row else row["answer"]["refused"])
+
+
+def _answerable(row: dict) -> bool:
+    if "answerable" in row:
+        return bool(row["answerable"])
+    return row["scores"].get("refusal_rate") is None
+
+
+def outcome(row: dict) -> tuple[bool, ...]:
+    """(refused, every key fact found) for an answerable item; (refused,) for an unanswerable one."""
+    if _answerable(row):
+        return (_refused(row), row["scores"].get("all_facts") == 1.0)
+    return (_refused(row),)
+
+
+def paraphrase_consistency(rows: list[dict]) -> dict:
+    """Over the groups with two or more members among the rows (an original and its
+    paraphrases; rows of the generated perturbation set are left out, their members are meant
+    to differ): the share whose members all have the same ``outcome``. Returns {"value" (None
+    without such groups), "groups", "consistent", "inconsistent": [group ids]}."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("group") and r.get("set") != "perturbation":
+            groups.setdefault(r["group"], []).append(r)
+    multi = {g: members for g, members in groups.items() if len(members) > 1}
+    inconsistent = sorted(g for g, members in multi.items()
+                          if len({outcome(r) for r in members}) > 1)
+    n = len(multi)
+    return {"value": (n - len(inconsistent)) / n if n else None, "groups": n,
+            "consistent": n - len(inconsistent), "inconsistent": inconsistent}
+
+
+NO_CHECK = "unspecified"  # a refusal that names no policy check (an older or LLM answer)
+
+
+def refusal_checks(rows: list[dict]) -> dict:
+    """Which refusal check fired, counted separately for answerable items (false refusals) and
+    unanswerable ones (correct refusals): {"answerable"|"unanswerable": {"n", "refused",
+    "by_check": {check: count}}}, checks most frequent first."""
+    out = {}
+    for key, wanted in (("answerable", True), ("unanswerable", False)):
+        part = [r for r in rows if _answerable(r) == wanted]
+        refused = [r for r in part if _refused(r)]
+        counts = Counter(r.get("refusal_check") or NO_CHECK for r in refused)
+        out[key] = {"n": len(part), "refused": len(refused),
+                    "by_check": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))}
+    return out
+
+
+def perturbation_summary(rows: list[dict]) -> dict:
+    """Generated perturbations by kind ("none" = the unperturbed question, to be answered;
+    entity/figure/year = a false premise, to be refused): n, refused, answered and correct
+    (CRAG +1) counts and shares; "refusal_rate" over the perturbed kinds together,
+    "answered_rate" over "none"."""
+    kinds: dict[str, list[dict]] = {}
+    for r in rows:
+        kinds.setdefault(r.get("perturbation") or "none", []).append(r)
+    order = ["none", *sorted(k for k in kinds if k != "none")]
+    by_kind = {}
+    for kind in order:
+        members = kinds.get(kind, [])
+        n, refused = len(members), sum(_refused(r) for r in members)
+        correct = sum(r["scores"]["crag_score"] == 1 for r in members)
+        by_kind[kind] = {"n": n, "refused": refused, "answered": n - refused, "correct": correct,
+                         "refused_share": refused / n if n else None,
+                         "answered_share": (n - refused) / n if n else None,
+                         "correct_share": correct / n if n else None}
+    perturbed = [r for r in rows if (r.get("perturbation") or "none") != "none"]
+    none = kinds.get("none", [])
+    return {"n": len(rows), "by_kind": by_kind,
+            "refusal_rate": (sum(map(_refused, perturbed)) / len(perturbed)) if perturbed else None,
+            "answered_rate": (sum(not _refused(r) for r in none) / len(none)) if none else None,
+            "refusal_checks": refusal_checks(rows)}
+
+
+def dev_test_gap(dev: dict, test: dict, names: Iterable[str] = GAP_METRICS) -> dict:
+    """|dev - test| of each metric (None where either split lacks it)."""
+    return {name: abs(dev[name] - test[name])
+            if dev.get(name) is not None and test.get(name) is not None else None
+            for name in names}
+
+
 def gate_failures(metrics: dict, thresholds: dict) -> list[str]:
     """thresholds: {"min": {metric: value}, "max": {metric: value}} -> what fails."""
     failures = []
@@ -199,4 +300,16 @@ def gate_failures(metrics: dict, thresholds: dict) -> list[str]:
                 failures.append(f"{name}: not measured (limit {bound} {limit})")
             elif (value < limit) if bound == "min" else (value > limit):
                 failures.append(f"{name} = {value:.3f}, {bound} allowed {limit}")
+    return failures
+
+
+def gap_failures(gaps: dict, max_gap: dict) -> list[str]:
+    """max_gap: {metric: largest allowed |dev - test|} -> what fails (or was not measured)."""
+    failures = []
+    for name, limit in max_gap.items():
+        value = gaps.get(name)
+        if value is None:
+            failures.append(f"{name}: dev-test gap not measured (limit {limit})")
+        elif value > limit:
+            failures.append(f"{name}: |dev - test| = {value:.3f}, max allowed {limit}")
     return failures

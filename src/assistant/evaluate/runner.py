@@ -1,5 +1,17 @@
 """Run a configuration over the question set, score it, and write the report.
 
+Items: every eval/qa.jsonl item of the split(s) plus the generated perturbation suite
+(``dataset.perturbation_items``) of the same split(s). Each result row records its ``set``:
+
+* ``original``: the 120 hand-written questions;
+* ``paraphrase``: hand-written rephrasings of an original (``paraphrase_of``; same group);
+* ``false_premise_new``: the hand-written false premises added with them (ids ``fp2-``);
+* ``perturbation``: generated (``perturbation`` none | entity | figure | year).
+
+The metrics of a split are over its hand-written items (the first three sets); the gate reads
+``results["overall"]``, the test split's (dev's when only dev ran). Perturbations, the per-set
+breakdown, paraphrase consistency and refusal checks are reported per split beside them.
+
 Configurations:
 
 * ``extractive`` (default), ``openai``, ``local``: ``Assistant.ask(question, history,
@@ -26,11 +38,35 @@ from pathlib import Path
 from assistant.answer.types import Answer, Citation, Sentence
 from assistant.corpus.text import normalise, split_sentences
 from assistant.errors import AssistantError
-from assistant.evaluate.dataset import DEFAULT_QA, Item, load_items
-from assistant.evaluate.metrics import METRICS, SupportJudge, by_type, score_item, summarise
+from assistant.evaluate.dataset import DEFAULT_QA, Item, load_items, perturbation_items
+from assistant.evaluate.metrics import (
+    METRICS,
+    SupportJudge,
+    by_type,
+    dev_test_gap,
+    paraphrase_consistency,
+    perturbation_summary,
+    refusal_checks,
+    score_item,
+    summarise,
+)
 
 CONFIGS = ("extractive", "naive", "dense", "bm25", "openai", "local")
 RANK_DEPTH = 10
+SETS = ("original", "paraphrase", "false_premise_new", "perturbation")
+HAND_WRITTEN = SETS[:3]
+SPLIT_NAMES = ("dev", "test")
+
+
+def item_set(item: Item) -> str:
+    """Which set an item belongs to (see the module doc)."""
+    if item.perturbation is not None:
+        return "perturbation"
+    if item.paraphrase_of:
+        return "paraphrase"
+    if item.id.startswith("fp2-"):
+        return "false_premise_new"
+    return "original"
 
 
 class AssistantSystem:
@@ -47,7 +83,7 @@ class AssistantSystem:
 
     def run(self, item: Item) -> tuple[Answer, list[str]]:
         answer = self.assistant.ask(item.question, list(item.history), backend=self.backend)
-        query = answer.resolved_question or item.question
+        query = self.assistant.analyse(answer.resolved_question or item.question)  # history resolved
         ranking = [p.paragraph_id for p in self.assistant.retriever.search(query, k=RANK_DEPTH)]
         return answer, ranking
 
@@ -142,16 +178,28 @@ def make_system(config: str, assistant):
     return AssistantSystem(assistant, config)
 
 
-def run_eval(assistant, backend: str = "extractive", split: str = "test",
+def eval_items(assistant, split: str = "all", qa_path: Path = DEFAULT_QA,
+               perturbations: bool = True) -> list[Item]:
+    """The qa.jsonl items of the split(s), then the perturbation items of the same split(s)."""
+    items = load_items(assistant.corpus, split, qa_path)
+    if perturbations:
+        items += [i for i in perturbation_items(assistant.corpus, assistant.nlp)
+                  if split == "all" or i.split == split]
+    return items
+
+
+def run_eval(assistant, backend: str = "extractive", split: str = "all",
              out_dir: Path | None = Path("eval/results"), progress: bool = True,
-             qa_path: Path = DEFAULT_QA) -> dict:
-    """Answer and score every item of the split; write report.md, results.json and summary.png
-    under out_dir/<UTC timestamp>-<backend>/ unless out_dir is None. Returns the results."""
+             qa_path: Path = DEFAULT_QA, perturbations: bool = True) -> dict:
+    """Answer and score every item of the split ("dev", "test" or "all": both) and the
+    perturbation suite of the same split(s); write report.md, results.json and summary.png
+    under out_dir/<UTC timestamp>-<backend>/ unless out_dir is None. Returns the results
+    (``summarise_results``)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     started = datetime.now(UTC)
-    items = load_items(assistant.corpus, split, qa_path)
+    items = eval_items(assistant, split, qa_path, perturbations)
     system = make_system(backend, assistant)
     t0 = time.perf_counter()
     system.warm_up()
@@ -167,18 +215,13 @@ def run_eval(assistant, backend: str = "extractive", split: str = "test",
             scores = score_item(item, answer, ranking, judge)
             score_s += time.perf_counter() - b
             answer_s += b - a
-            rows.append({"id": item.id, "type": item.type, "question": item.question,
-                         "history": list(item.history), "resolved_question": answer.resolved_question,
-                         "gold": list(item.gold), "ranking": ranking, "reference": item.reference,
-                         "answer": answer.to_json(item.id), "answered_by": answer.backend,
-                         "latency_ms": answer.timings_ms.get("total"),
-                         "timings_ms": answer.timings_ms, "scores": scores})
+            rows.append(result_row(item, answer, ranking, scores))
     results = {
         "backend": backend, "split": split, "started": started.isoformat(timespec="seconds"),
-        "n": len(rows), "fallbacks": sum(r["answered_by"] != system_name(backend) for r in rows),
+        "fallbacks": sum(r["answered_by"] != system_name(backend) for r in rows),
         "judge": {"kind": "verify.support_score proxy", "threshold": judge.threshold},
         "run_seconds": {"warm_up": t1 - t0, "answering": answer_s, "scoring": score_s},
-        "overall": summarise(rows), "by_type": by_type(rows), "items": rows,
+        **summarise_results(rows, split), "items": rows,
     }
     if out_dir is not None:
         from assistant.evaluate.report import write_report
@@ -187,14 +230,61 @@ def run_eval(assistant, backend: str = "extractive", split: str = "test",
     return results
 
 
+def result_row(item: Item, answer: Answer, ranking: list[str], scores: dict) -> dict:
+    """One item's row of results.json."""
+    return {"id": item.id, "set": item_set(item), "split": item.split, "group": item.group,
+            "type": item.type, "perturbation": item.perturbation, "paraphrase_of": item.paraphrase_of,
+            "question": item.question, "history": list(item.history),
+            "resolved_question": answer.resolved_question, "gold": list(item.gold),
+            "ranking": ranking, "reference": item.reference, "answerable": item.answerable,
+            "refused": answer.refused,
+            "refusal_check": answer.refusal.check if answer.refusal is not None else None,
+            "answer": answer.to_json(item.id), "answered_by": answer.backend,
+            "latency_ms": answer.timings_ms.get("total"), "timings_ms": answer.timings_ms,
+            "scores": scores}
+
+
+def split_summary(rows: list[dict]) -> dict:
+    """One split's rows (every set) -> its metrics over the hand-written items, plus the
+    breakdown by set, paraphrase consistency, refusal checks and the perturbation summary."""
+    hand = [r for r in rows if r["set"] in HAND_WRITTEN]
+    pert = [r for r in rows if r["set"] == "perturbation"]
+    return {**summarise(hand),
+            "by_set": {name: summarise([r for r in rows if r["set"] == name], consistency=False)
+                       for name in SETS if any(r["set"] == name for r in rows)},
+            "paraphrase_consistency": paraphrase_consistency(hand),
+            "refusal_checks": refusal_checks(hand),
+            "perturbations": perturbation_summary(pert) if pert else None}
+
+
+def summarise_results(rows: list[dict], split: str) -> dict:
+    """The aggregate part of the results: "n" (every row), "splits" ({dev, test}: see
+    ``split_summary``), "overall_split" and "overall" (the gated metrics: the test split's
+    hand-written items, or dev's when only dev ran), "by_type" (of the same items) and
+    "dev_test_gap" (empty unless both splits ran)."""
+    splits = {name: split_summary([r for r in rows if r["split"] == name])
+              for name in SPLIT_NAMES if any(r["split"] == name for r in rows)}
+    overall_split = "dev" if split == "dev" else "test"
+    gated = [r for r in rows if r["split"] == overall_split and r["set"] in HAND_WRITTEN]
+    overall = {key: value for key, value in splits[overall_split].items()
+               if key in ("n", "metrics", "counts")} if overall_split in splits else summarise(gated)
+    gap = (dev_test_gap(splits["dev"]["metrics"], splits["test"]["metrics"])
+           if {"dev", "test"} <= set(splits) else {})
+    return {"n": len(rows), "n_hand_written": sum(r["set"] in HAND_WRITTEN for r in rows),
+            "overall_split": overall_split, "overall": overall, "by_type": by_type(gated),
+            "splits": splits, "dev_test_gap": gap}
+
+
 def compare(config_a: str, config_b: str, split: str = "test", assistant=None,
             out_dir: Path | None = None, progress: bool = True, print_table: bool = True) -> dict:
     """Run two configurations on the same items; print and return a side-by-side table with
-    deltas (B - A), overall and per type."""
+    deltas (B - A), overall and per type: over the hand-written items of the test split (of
+    dev when split is "dev")."""
     if assistant is None:
         from assistant.chat import Assistant
 
         assistant = Assistant.from_settings()
+    split = "dev" if split == "dev" else "test"  # dev would only slow "all" down: not compared
     a = run_eval(assistant, config_a, split, out_dir, progress)
     b = run_eval(assistant, config_b, split, out_dir, progress)
     rows = []
@@ -202,7 +292,8 @@ def compare(config_a: str, config_b: str, split: str = "test", assistant=None,
         va, vb = a["overall"]["metrics"].get(name), b["overall"]["metrics"].get(name)
         delta = vb - va if va is not None and vb is not None else None
         rows.append({"metric": name, "a": va, "b": vb, "delta": delta})
-    result = {"split": split, "a": config_a, "b": config_b, "n": a["n"], "rows": rows,
+    result = {"split": a["overall_split"], "a": config_a, "b": config_b, "n": a["overall"]["n"],
+              "rows": rows,
               "by_type": {t: {"a": a["by_type"][t]["metrics"], "b": b["by_type"][t]["metrics"]}
                           for t in a["by_type"]},
               "dirs": [a.get("dir"), b.get("dir")]}
