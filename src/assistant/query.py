@@ -103,6 +103,7 @@ class Entity:
     label: str  # spaCy label, or PROPN for a proper-noun run the NER missed
     terms: tuple[str, ...]
     start: int = 0  # token index in the question
+    group: int = 0  # names joined by "and"/"or" share a group ("Africa and South Asia")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class Frame:
     subject: tuple[str, ...]  # terms of the subject ("mexico")
     object: tuple[str, ...]  # terms of the direct object or complement
     subject_text: str = ""
+    subject_head: str | None = None  # the term of the subject's head noun ("countries" -> countri)
     attribution: bool = False  # the subject is a document, its author or publisher ("Ventura says")
     polarity: int = 0  # +1 rise/join/support, -1 fall/leave/oppose (general English), 0 neither
 
@@ -138,6 +140,7 @@ class Query:
     item_type: AnswerType | None = None  # for lists: the type of each item
     list_size: int | None = None  # "the three areas" -> 3
     focus: tuple[str, ...] = ()  # terms of the wh-phrase head noun ("countries" -> countri)
+    measured: tuple[str, ...] = ()  # common nouns a figure in the question is said to measure
     frames: list[Frame] = field(default_factory=list)
     scope: list[str] = field(default_factory=list)  # doc_ids the question names
     meta_kinds: frozenset[Kind] = frozenset()
@@ -208,7 +211,37 @@ def _entities(doc, skip: set[int] = frozenset()) -> list[Entity]:
             span = doc[run[0].i:run[-1].i + 1]
             out.append(Entity(span.text, "PROPN", tuple(token_terms(span)), span.start))
         run = []
-    return [e for e in out if e.terms or e.text.isupper()]
+    out = [e for e in out if e.terms or e.text.isupper()]
+    return _grouped(doc, out)
+
+
+COMPARISON_WORDS = frozenset("compare comparison contrast versus vs difference differ than both "
+                             "each between".split())
+
+
+def _coordinated(doc, a: int, b: int) -> bool:
+    """Are tokens a and b in coordinated phrases ("for Africa and for South Asia")? The tree
+    path between them crosses a conj edge and no verb."""
+    up_a = [doc[a], *doc[a].ancestors]
+    up_b = [doc[b], *doc[b].ancestors]
+    common = next((t for t in up_a if t in up_b), None)
+    if common is None:
+        return False
+    path = up_a[:up_a.index(common)] + up_b[:up_b.index(common)]
+    return any(t.dep_ == "conj" for t in path) and not any(t.pos_ in ("VERB", "AUX") for t in path)
+
+
+def _grouped(doc, entities: list[Entity]) -> list[Entity]:
+    """Give alternative names one group number: names joined by "and"/"or", or all the names
+    of a comparison ("compare East Asia with South Asia")."""
+    comparison = any(t.lemma_.lower() in COMPARISON_WORDS for t in doc)
+    groups = list(range(len(entities)))
+    for j in range(len(entities)):
+        for i in range(j):
+            if comparison or _coordinated(doc, entities[i].start, entities[j].start):
+                groups[j] = groups[i]
+                break
+    return [Entity(e.text, e.label, e.terms, e.start, g) for e, g in zip(entities, groups)]
 
 
 def _wh(doc):
@@ -259,12 +292,17 @@ def _frames(doc, names: set[str], attributed: set[str]) -> list[Frame]:
         if not verb or (t.pos_ == "NOUN" and t.dep_ != "ROOT"):
             continue
         subj = [c for c in t.children if c.dep_ in ("nsubj", "nsubjpass", "poss")]
+        if not subj and t.dep_ == "xcomp":  # "what led Georgia to block …": Georgia blocks
+            subj = [c for c in t.head.children if c.dep_ == "dobj"] or \
+                   [c for c in t.head.children if c.dep_ == "nsubj"]
+        subj = [c for c in subj if c.lower_ not in QUESTION_WORDS and c.pos_ != "PRON"]
         obj = [c for c in t.children if c.dep_ in ("dobj", "attr", "oprd", "acomp")]
         s_terms = tuple(x for c in subj for x in token_terms(c.subtree))
         o_terms = tuple(x for c in obj for x in token_terms(c.subtree))
         s_text = " ".join(doc[c.left_edge.i:c.right_edge.i + 1].text for c in subj)
         if s_terms or o_terms:
-            frames.append(Frame(verb, s_terms, o_terms, s_text,
+            head = next((term_of(c.lemma_) for c in subj if c.pos_ in ("NOUN", "PROPN")), None)
+            frames.append(Frame(verb, s_terms, o_terms, s_text, subject_head=head,
                                 attribution=bool(set(s_terms) & attributed),
                                 polarity=polarity_of(t.lemma_)))
     return frames
@@ -375,7 +413,8 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     scope, spans = _scope(resolved, refs)
     inside = {t.i for t in doc if any(s <= t.idx < e for s, e in spans)}
     entities = [e for e in _entities(doc, inside)]
-    content = token_terms(t for t in doc if t.i not in inside)
+    degree = {t.i for t in doc if t.i > 0 and doc[t.i - 1].lower_ == "how" and t.pos_ in ("ADJ", "ADV")}
+    content = token_terms(t for t in doc if t.i not in inside | degree)
     wh, head = _wh(doc)
     authors = {str(d.meta.get("author", "")).lower() for d in documents} - {""}
     meta = _document_kinds(doc, wh, head, content, entities, authors)
@@ -390,6 +429,9 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     else:
         atype, item, size = _answer_type(doc, wh, head, content)
     names = {t for e in entities for t in e.terms}
+    measured = tuple(dict.fromkeys(
+        x for t in doc if t.pos_ == "NOUN" and t.i not in inside
+        for x in token_terms([t]) if x not in MEASURE_NOUNS and x not in DATE_NOUNS and x not in names))
     # who speaks in the documents (their aliases, authors and publishers, from metadata)
     attributed = {t for d in documents for k in ("author", "publisher")
                   for t in terms(str(d.meta.get(k, "")))}
@@ -399,7 +441,7 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
         question=question, resolved=resolved, doc=doc, terms=content, entities=entities,
         numbers=numbers(resolved), years=years(resolved), figures=figures(resolved),
         answer_type=atype, item_type=item, list_size=size,
-        focus=tuple(token_terms([head])) if head is not None else (),
+        focus=tuple(token_terms([head])) if head is not None else (), measured=measured,
         frames=_frames(doc, names, attributed), scope=scope, meta_kinds=meta,
         subquestions=parts if len(parts) > 1 else [],
         vector=embed(resolved) if embed else None,

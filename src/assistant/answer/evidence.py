@@ -42,9 +42,10 @@ def acronym(phrase: str) -> str:
 def with_acronyms(text: str) -> str:
     """Lower-cased text (possessives dropped) followed by the acronyms of its capitalised names,
     so "WTO" in a question matches "World Trade Organization´s" in a paragraph."""
-    text = _POSSESSIVE.sub("", normalise(text))
-    extra = [acronym(m.group(0)) for m in _CAPITALISED_RUN.finditer(text)]
-    return text.lower() + " " + " ".join(a for a in extra if len(a) >= 2)
+    text = normalise(text)
+    runs = _POSSESSIVE.sub(" ; ", text)  # a possessive ends a name: "WTO's Appellate Body"
+    extra = [acronym(m.group(0)) for m in _CAPITALISED_RUN.finditer(runs)]
+    return _POSSESSIVE.sub("", text).lower() + " " + " ".join(a for a in extra if len(a) >= 2)
 
 
 def _found(name: str, haystack: str) -> bool:

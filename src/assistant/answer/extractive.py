@@ -167,6 +167,8 @@ class ExtractiveAnswerer:
                              self.store.paragraph_terms.get(p.paragraph_id, frozenset())
                              | set(terms(f"{p.section} {self.doc_context.get(p.doc_id, '')}"))))
         several_years = len(q.years) >= 2
+        # a figure is bound when its sentence also names (half of) what the question says it measures
+        measured = set(q.measured) - set(q.focus)
         for c in cands:
             p = passages[c.passage_index]
             acr, ctx_terms = contexts[c.passage_index]
@@ -183,13 +185,17 @@ class ExtractiveAnswerer:
             c.unit_numbers = frozenset(numbers(c.text))
             c.unit_figures = frozenset(figures(c.text))
             c.missing_names = tuple(e.text for e in q.entities if not binds(e, acr, ctx_terms))
-            c.names_ok = not c.missing_names or (len(q.entities) > 1 and
-                                                 len(c.missing_names) < len(q.entities))
+            # every name bound; of names joined by "and", one is enough ("Africa and South Asia")
+            missing = set(c.missing_names)
+            c.names_ok = all(any(o.text not in missing for o in q.entities if o.group == e.group)
+                             for e in q.entities)
             c.other_names = any(ent.label_ in OTHER_NAME_LABELS and not any(
                 mentions(ent.text, with_acronyms(e.text)) or mentions(e.text, with_acronyms(ent.text))
                 for e in q.entities) for ent in [*c.unit.span.ents, *self._section_ents(p.section)])
             in_reach = c.unit_numbers | (numbers(f"{p.text} {p.section}") if several_years else set())
             c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
+            if q.figures and measured and 2 * len(measured & c.unit.terms) < len(measured):
+                c.missing_numbers = tuple(sorted(set(c.missing_numbers) | q.figures))
             c.fits = fits(c.unit, q)
             c.score = (cfg.w_semantic * c.semantic + cfg.w_lexical * c.lexical
                        + cfg.w_rank / (1 + c.passage_index) + (cfg.type_bonus if c.fits else 0.0))

@@ -76,8 +76,9 @@ def markdown(results: dict) -> str:
         _md_table(["split", "groups", "consistent", "share"],
                   [[name, str(pc["groups"]), str(pc["consistent"]),
                     fmt("paraphrase_consistency", pc["value"])]
-                   for name in names for pc in [splits[name]["paraphrase_consistency"]]]),
-        _inconsistent_groups(results),
+                   for name in names for pc in [splits[name]["paraphrase_consistency"]]])
+        + ("\n\nThe inconsistent groups are listed below the latency table."
+           if any(s["paraphrase_consistency"]["inconsistent"] for s in splits.values()) else ""),
         "## Perturbations (generated)",
         _perturbation_table(results),
         "## Refusals by check",
@@ -92,6 +93,7 @@ def markdown(results: dict) -> str:
         _md_table(["stage", "p50", "p95", "max"], _latency_rows(results["items"])),
         "Slowest: " + ", ".join(f"{r['id']} ({r['latency_ms']:.0f} ms)" for r in sorted(
             results["items"], key=lambda r: -(r["latency_ms"] or 0))[:5]),
+        _inconsistent_groups(results),
         "## Misses (CRAG ≤ 0)",
         _md_table(["id", "split", "set", "type", "CRAG", "refusal check", "answer"], [
             [r["id"], r["split"], r["set"], r["type"], f"{r['scores']['crag_score']:+d}",
@@ -127,12 +129,17 @@ def _split_table(results: dict) -> str:
 
 
 def _describe(row: dict) -> str:
+    """An item's outcome (metrics.outcome) in words."""
     result = outcome(row)
-    if row["refused"]:
-        return f"refused ({row.get('refusal_check') or NO_CHECK})"
-    if len(result) == 1:
-        return "answered"
-    return "answered" if result[1] else "answered, facts missing"
+    refused = result[0]
+    text = f"refused ({row.get('refusal_check') or NO_CHECK})" if refused else "answered"
+    if len(result) == 2:  # answerable: say when the facts do not go with the verdict
+        facts = result[1]
+        if refused and facts:
+            text += ", key facts given"
+        elif not refused and not facts:
+            text += ", facts missing"
+    return text
 
 
 def _inconsistent_groups(results: dict) -> str:
@@ -143,7 +150,7 @@ def _inconsistent_groups(results: dict) -> str:
                        if r["group"] == group and r["set"] != "perturbation"]
             lines.append(f"- {name} `{group}`: " + "; ".join(
                 f"{r['id']} {_describe(r)}" for r in members))
-    return ("Inconsistent groups:\n\n" + "\n".join(lines)) if lines else ""
+    return ("## Inconsistent paraphrase groups\n\n" + "\n".join(lines)) if lines else ""
 
 
 def _share(count: int, n: int) -> str:
