@@ -335,7 +335,7 @@ def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerT
         return AnswerType.REASON, None, None
     if wh_word == "how" and wh.i + 1 < len(doc) and doc[wh.i + 1].pos_ in ("ADJ", "ADV"):
         return AnswerType.QUANTITY, None, None
-    if head_term in MEASURE_NOUNS and wh_word in ("what", "which"):
+    if head_term in MEASURE_NOUNS and wh_word in ("what", "which", ""):
         return AnswerType.QUANTITY, None, None
     if wh_word == "when" or head_term in DATE_NOUNS:
         return AnswerType.DATE, None, None
@@ -435,7 +435,8 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     # who speaks in the documents (their aliases, authors and publishers, from metadata)
     attributed = {t for d in documents for k in ("author", "publisher")
                   for t in terms(str(d.meta.get(k, "")))}
-    attributed |= {t for r in refs for a in r.aliases for t in terms(a)}
+    attributed |= {t for d in documents for a in [*(d.meta.get("aliases") or []), d.short_title, d.kind]
+                   for t in terms(str(a))}
     parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
     return Query(
         question=question, resolved=resolved, doc=doc, terms=content, entities=entities,

@@ -66,9 +66,66 @@ def test_cross_document_provenance(real_assistant):
 ])
 def test_refusals(real_assistant, question):
     answer = real_assistant.ask(question)
-    assert answer.refused and answer.text == REFUSAL
-    assert 1 <= len(answer.citations) <= 3  # the nearest passages are shown
-    assert all(not c.supported for c in answer.citations)
+    assert answer.refused and answer.text.startswith(REFUSAL)
+    assert answer.refusal is not None and answer.refusal.check and answer.refusal.detail
+    if answer.sentences:  # a correction: what the brief does state, quoted and cited
+        by_n = {c.n: c for c in answer.citations}
+        assert all(s.text in by_n[s.citations[0]].text for s in answer.sentences)
+    else:
+        assert 1 <= len(answer.citations) <= 3  # the nearest passages are shown
+        assert all(not c.supported for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", [
+    "Why did Mexico block Okonjo-Iweala?",
+    "What led Mexico to block the selection of Okonjo-Iweala last October?",
+    "Why did the Mexican government block Ngozi Okonjo-Iweala's selection?",
+])
+def test_premise_mismatch_refuses_and_states_what_the_brief_says(real_assistant, question):
+    answer = real_assistant.ask(question)
+    assert answer.refused and answer.refusal.check == "premise_mismatch"
+    assert answer.text.startswith(f"{REFUSAL} It says:")
+    assert "the US blocked" in answer.text and labels(answer) == ["Op-ed ¶6"]
+
+
+@pytest.mark.parametrize("question", [
+    "How many people were pushed into poverty in Africa?",
+    "What number of Africans fell into poverty according to the report?",
+])
+def test_a_figure_stated_for_another_place_is_not_an_answer(real_assistant, question):
+    answer = real_assistant.ask(question)
+    assert answer.refused, answer.text
+
+
+@pytest.mark.parametrize("question, short", [
+    ("How many people were pushed into poverty in Latin America?", "45 million people"),
+    ("Which countries form the Northern Triangle?", "El Salvador, Guatemala and Honduras"),
+    ("Which countries make up Central America's Northern Triangle?", "El Salvador, Guatemala and Honduras"),
+    ("Who led the independent panel on the WHO?", "Helen Clark and former Liberian President Ellen Johnson-Sirleaf"),
+    ("What growth does the UN forecast for Latin America in 2022?", "2.6 per cent"),
+    ("Who wrote the op-ed?", "Julian Ventura"),
+])
+def test_short_answer_is_a_verbatim_span_of_its_cited_paragraph(real_assistant, question, short):
+    answer = real_assistant.ask(question)
+    assert answer.short_answer is not None, answer.text
+    assert answer.short_answer.text == short
+    cited = next(c for c in answer.citations if c.n == answer.short_answer.n)
+    assert short in cited.text
+    assert answer.text.startswith(f"{short[0].upper()}{short[1:]} [{answer.short_answer.n}].")
+
+
+@pytest.mark.parametrize("question, doc_ids", [
+    ("Summarise the op-ed", {"oped"}),
+    ("What is this brief about?", {"oped", "wesp2021-digest"}),
+    ("Give me the main points of the UN report", {"wesp2021-digest"}),
+])
+def test_overview_questions_get_a_cited_summary(real_assistant, question, doc_ids):
+    answer = real_assistant.ask(question)
+    assert not answer.refused
+    assert 3 <= len(answer.sentences) <= 6
+    assert {c.doc_id for c in answer.citations} == doc_ids
+    by_n = {c.n: c for c in answer.citations}
+    assert all(s.text in by_n[s.citations[0]].text for s in answer.sentences)
 
 
 def test_followups_use_the_conversation(real_assistant):

@@ -40,7 +40,7 @@ def test_the_first_table_has_dev_test_and_the_gap():
     assert md.startswith("# Evaluation: `extractive` on dev + test splits")
     assert "14 hand-written questions + 6 generated perturbations" in md
     first = section(md, "Dev and test (hand-written items)")
-    assert first.splitlines()[0] == "| metric | dev | test | |gap| | n (dev / test) |"
+    assert first.splitlines()[0] == r"| metric | dev | test | \|gap\| | n (dev / test) |"
     assert table_row(first, "questions")[:3] == ["questions", "7", "7"]
     assert table_row(first, "**paraphrase_consistency**") == [
         "**paraphrase_consistency**", "1.000", "0.500", "0.500", "2 / 2"]

@@ -3,6 +3,7 @@ and years of a text, and whether a name is mentioned (acronyms, expansions, poss
 
 from __future__ import annotations
 
+import os
 import re
 
 from assistant.corpus.text import normalise
@@ -79,5 +80,13 @@ def binds(entity, text_with_acronyms: str, words: frozenset[str] | set[str]) -> 
         return True
     if entity.label == "PERSON" or not entity.terms:
         return False
-    return all(t in words or any(t.startswith(w) and len(w) >= 4 and len(t) - len(w) <= 3
-                                 for w in words) for t in entity.terms)
+    return all(t in words or any(_same_root(t, w) for w in words) for t in entity.terms)
+
+
+def _same_root(a: str, b: str) -> bool:
+    """A name and its adjective: "american"/"america", "mexican"/"mexico", "chinese"/"china"."""
+    short = min(len(a), len(b))
+    if short < 4 or abs(len(a) - len(b)) > 3:
+        return False
+    common = len(os.path.commonprefix([a, b]))
+    return common >= max(4, short - 2)

@@ -472,8 +472,9 @@ def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
     nearest the other words it shares with the question."""
     if expected_type(q) not in TYPED_ANSWERS or any(c.unit.text.rstrip().endswith(":") for c in chosen):
         return None  # no type to match, or a list given item by item
-    if len(q.entities) > 1 or len(q.years) > 1 or q.subquestions:
-        return None  # several things asked: no single span answers them
+    groups = [e.group for e in q.entities]
+    if len(set(groups)) < len(groups) or len(q.years) > 1 or q.subquestions:
+        return None  # several things asked ("Africa and South Asia"): no single span answers them
     q_terms = set(q.terms)
     options = []
     for c in chosen:

@@ -55,13 +55,21 @@ def resolve(question: str, history: list[dict]) -> str:
     if not is_followup(question, history):
         return question
     prev_q = re.sub(r"\[\d+\]", "", _last(history, "user")).strip()
-    prev_a = re.sub(r"\[\d+\]", "", _last(history, "assistant")).strip()
+    raw_a = _last(history, "assistant")
+    prev_a = re.sub(r"\[\d+\]", "", raw_a).strip()
     lowered = question.lower()
     if _WHO_SAID.search(question):
         return f"Who wrote this? {prev_q}"
     for word, n in _ORDINALS.items():
         if re.search(rf"\b{word}\b", lowered) and prev_a:
-            sentences = [s for s in split_sentences(prev_a) if len(s.split()) > 2]
+            # the cited units of the previous answer, each ending at its [n] marker; a unit that
+            # introduces a list ("three areas stand out …:") is not one of the items
+            sentences = [u.strip(" .") for u in re.split(r"\s*(?:\[\d+\])+\.?\s*", raw_a)
+                         if len(u.split()) > 2]
+            if len(sentences) > 2 and sentences[0].endswith(":"):
+                sentences = sentences[1:]
+            if len(sentences) < 2:
+                sentences = [s for s in split_sentences(prev_a) if len(s.split()) > 2]
             if len(sentences) < max(n, 2):  # "A; B; and C." is a list in one sentence
                 sentences = [re.sub(r"^(and|or)\s+", "", s.strip(" .")) for s in re.split(r";|\n", prev_a)]
                 sentences = [s for s in sentences if len(s.split()) > 1]

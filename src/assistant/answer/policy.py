@@ -93,7 +93,8 @@ def _agents(token) -> list:
     else:
         found = [c for c in kids if c.dep_ == "nsubj"]
         if not found and token.dep_ in ("xcomp", "conj") and token.head.pos_ == "VERB":
-            found = [c for c in token.head.children if c.dep_ == "nsubj"]
+            # "GDP is estimated to have fallen": the subject of the governing verb
+            found = [c for c in token.head.children if c.dep_ in ("nsubj", "nsubjpass")]
     return found
 
 

@@ -114,7 +114,7 @@ def _split_table(results: dict) -> str:
     names = list(splits)
     both = {"dev", "test"} <= set(names)
     gaps = dev_test_gap(splits["dev"]["metrics"], splits["test"]["metrics"], METRICS) if both else {}
-    header = ["metric", *names, *(["|gap|"] if both else []), "n (" + " / ".join(names) + ")"]
+    header = ["metric", *names, *([r"\|gap\|"] if both else []), "n (" + " / ".join(names) + ")"]
     rows = [["questions", *(str(splits[n]["n"]) for n in names), *([""] if both else []), ""]]
     for m in METRICS:
         label = f"**{m}**" if m in GAP_METRICS else m

@@ -15,9 +15,10 @@ breakdown, paraphrase consistency and refusal checks are reported per split besi
 Configurations:
 
 * ``extractive`` (default), ``openai``, ``local``: ``Assistant.ask(question, history,
-  backend=...)``; the retrieval ranking scored is ``assistant.retriever.search`` of the
-  answer's resolved question. An LLM backend that is not reachable stops the run; answers
-  that fell back to extractive are scored as given and counted in ``fallbacks``.
+  backend=...)``; the retrieval ranking scored is ``assistant.retriever.search`` of
+  ``assistant.analyse(answer.resolved_question)`` (the history is already resolved in it).
+  An LLM backend that is not reachable stops the run; answers that fell back to extractive
+  are scored as given and counted in ``fallbacks``.
 * ``dense``, ``bm25``: the extractive answerer over a single retriever
   (``RetrievalConfig(mode=...)``), for the retrieval comparison.
 * ``naive``: llama-index's defaults, as a baseline: ``SentenceSplitter(chunk_size=1024,
