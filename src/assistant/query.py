@@ -417,9 +417,14 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     content = token_terms(t for t in doc if t.i not in inside | degree)
     wh, head = _wh(doc)
     authors = {str(d.meta.get("author", "")).lower() for d in documents} - {""}
-    meta = _document_kinds(doc, wh, head, content, entities, authors)
+    first = next(doc.sents)  # "Who wrote this? <the previous question>": the first sentence asks
+    first_content = token_terms(t for t in first if t.i not in inside | degree)
+    meta = _document_kinds(first.as_doc() if len(list(doc.sents)) > 1 else doc, *(
+        _wh(first.as_doc()) if len(list(doc.sents)) > 1 else (wh, head)), first_content,
+        entities, authors)
     if meta:  # the span a question about the document wants: the author's name, the date
         atype, size = AnswerType.DOCUMENT, None
+        entities = [e for e in entities if e.start < first.end]  # the rest is context
         item = {"who": AnswerType.PERSON, "whom": AnswerType.PERSON, "when": AnswerType.DATE}.get(
             wh.lower_ if wh is not None else "")
         if item is AnswerType.PERSON and entities:  # "who is <name>?" wants a description
