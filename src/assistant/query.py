@@ -58,7 +58,7 @@ PERSON_NOUNS = _STEMS("person people man woman leader president minister candida
 ORG_NOUNS = _STEMS("organisation organization agency body institution group bloc alliance "
                    "coalition company firm party forum division department")
 PLACE_NOUNS = _STEMS("country nation state city capital region place continent territory")
-DATE_NOUNS = _STEMS("year date month day time period quarter decade")
+DATE_NOUNS = _STEMS("year date month day period quarter decade")
 MEASURE_NOUNS = _STEMS("amount number figure percentage proportion share rate level size total "
                        "count toll cost value sum growth decline contraction fall drop rise "
                        "increase decrease loss gain estimate forecast projection average")
@@ -70,7 +70,7 @@ OVERVIEW_WORDS = _STEMS("summary summarise summarize overview outline gist recap
 DOCUMENT_NOUNS: dict[str, frozenset[Kind]] = {
     **dict.fromkeys(_STEMS("author writer byline"), frozenset({Kind.BYLINE, Kind.METADATA, Kind.BIO})),
     **dict.fromkeys(_STEMS("date publication publisher outlet series title headline length url "
-                           "link website"), frozenset({Kind.METADATA})),
+                           "link website reading"), frozenset({Kind.METADATA})),
     **dict.fromkeys(_STEMS("photo photograph picture image caption illustration"),
                     frozenset({Kind.CAPTION})),
     **dict.fromkeys(_STEMS("footnote source citation reference"), frozenset({Kind.FOOTNOTE})),
@@ -83,6 +83,10 @@ DOCUMENT_VERBS: dict[str, frozenset[Kind]] = {
     **dict.fromkeys(_STEMS("show picture depict photograph"), frozenset({Kind.CAPTION})),
 }
 CAREER_NOUNS = _STEMS("position post role job career office background biography experience")
+# the kind of span a question about the document wants, by its noun
+DOCUMENT_ITEMS = {**dict.fromkeys(_STEMS("author writer"), AnswerType.PERSON),
+                  **dict.fromkeys(_STEMS("publisher outlet"), AnswerType.ORGANISATION),
+                  **dict.fromkeys(_STEMS("date"), AnswerType.DATE)}
 REASON_VERBS = _STEMS("cause drive explain")
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "LAW", "PRODUCT",
                          "WORK_OF_ART"})
@@ -160,9 +164,13 @@ class Query:
         return self.entities
 
 
+# General words for the whole collection ("what does the brief say …"): every document.
+CORPUS_NAMES = ("brief", "briefing", "documents", "sources", "texts", "corpus")
+
+
 def document_refs(documents) -> list[DocumentRef]:
     """Names by which a question points at each document, from corpus metadata."""
-    refs = []
+    refs = [DocumentRef("", CORPUS_NAMES, "")]  # the whole brief: a name, but no one document
     for d in documents:
         names = {str(a).lower() for a in d.meta.get("aliases") or []}
         names |= {str(d.short_title).lower(), str(d.kind).lower()}
@@ -183,7 +191,8 @@ def _scope(text: str, refs: list[DocumentRef]) -> tuple[list[str], list[tuple[in
     for ref in refs:
         for alias in ref.aliases:
             for m in re.finditer(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", lowered):
-                scope.append(ref.doc_id)
+                if ref.doc_id:
+                    scope.append(ref.doc_id)
                 spans.append(m.span())
     return list(dict.fromkeys(scope)), spans
 
@@ -314,7 +323,7 @@ def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerT
     wh_word = wh.lower_ if wh is not None else ""
     plural = head is not None and head.tag_ in ("NNS", "NNPS")
     size = next((_NUMBER_WORDS.get(t.lower_) for t in doc if t.lower_ in _NUMBER_WORDS
-                 and t.head.pos_ == "NOUN"), None)
+                 and head is not None and t.head == head), None)  # "the three areas"
 
     def item_type(term):
         if term in PLACE_NOUNS:
@@ -429,8 +438,9 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
             wh.lower_ if wh is not None else "")
         if item is AnswerType.PERSON and entities:  # "who is <name>?" wants a description
             item = None
-        if item is None and head is not None and term_of(head.lemma_) in DATE_NOUNS:
-            item = AnswerType.DATE
+        head_term = term_of(head.lemma_) if head is not None else None
+        if head_term in DOCUMENT_ITEMS:  # "who is the publisher?" wants an organisation
+            item = DOCUMENT_ITEMS[head_term]
     else:
         atype, item, size = _answer_type(doc, wh, head, content)
     names = {t for e in entities for t in e.terms}

@@ -380,8 +380,10 @@ def _coordinated(ents: list) -> list:
     out, group = [], [ents[0]]
     for e in ents[1:]:
         between = doc[group[-1].end:e.start]
-        if len(between) <= 4 and any(t.lower_ in ("and", "or", ",") for t in between) \
-                and not any(t.pos_ == "VERB" for t in between):
+        # only "and"/"or"/commas and modifiers of the next name ("and former Liberian President")
+        if len(between) <= 5 and any(t.lower_ in ("and", "or", ",") for t in between) and all(
+                t.lower_ in ("and", "or", ",") or e.start <= t.head.i < e.end
+                or (t.head in between and t.dep_ in ("amod", "compound", "det")) for t in between):
             group.append(e)
         else:
             out.append(group)
@@ -466,30 +468,69 @@ def fits(unit: Unit, q: Query) -> bool:
     return True
 
 
+# what a measure noun asks for: a share is a percentage, a count a number, a cost money
+MEASURE_LABELS = {**dict.fromkeys((term_of(w) for w in "share percentage proportion rate".split()), "PERCENT"),
+                  **dict.fromkeys((term_of(w) for w in "number count total".split()), "CARDINAL"),
+                  **dict.fromkeys((term_of(w) for w in "cost price amount value sum".split()), "MONEY")}
+
+
+def quantity_label(text: str) -> str:
+    """PERCENT, MONEY or CARDINAL from the words of a quantity (the small NER model mixes
+    them up: "81 per cent" comes out as MONEY)."""
+    lowered = text.lower()
+    if "per cent" in lowered or "percent" in lowered or "%" in lowered:
+        return "PERCENT"
+    if any(w in lowered for w in ("dollar", "$", "euro", "€", "£", "pound", "peso")):
+        return "MONEY"
+    return "CARDINAL"
+
+
+def _tree_distance(a, b) -> int:
+    """Edges between two tokens of one parse."""
+    up_a = [a, *a.ancestors]
+    up_b = [b, *b.ancestors]
+    common = next((t for t in up_a if t in up_b), None)
+    if common is None:
+        return 99
+    return up_a.index(common) + up_b.index(common)
+
+
 def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
-    """A verbatim span of the expected type from the chosen units: from the unit that shares
-    most with the question, the span nearest the question's year (if it names one) and then
-    nearest the other words it shares with the question."""
-    if expected_type(q) not in TYPED_ANSWERS or any(c.unit.text.rstrip().endswith(":") for c in chosen):
+    """A verbatim span of the expected type from the chosen units. Preferred, in order: the
+    unit that shares most with the question; a span of the label the question's measure noun
+    asks for ("what share" -> a percentage); the span nearest in the parse tree to the
+    question's year, then to the noun it asks about ("the death toll"), then to its other words."""
+    atype = expected_type(q)
+    if atype not in TYPED_ANSWERS or any(c.unit.text.rstrip().endswith(":") for c in chosen):
         return None  # no type to match, or a list given item by item
+    if atype is AnswerType.LIST and q.item_type is None:
+        return None  # a list of what? Untyped coordinations are too often the wrong ones
     groups = [e.group for e in q.entities]
     if len(set(groups)) < len(groups) or len(q.years) > 1 or q.subquestions:
         return None  # several things asked ("Africa and South Asia"): no single span answers them
     q_terms = set(q.terms)
+    focus = set(q.focus)
+    wanted_label = next((MEASURE_LABELS[f] for f in q.focus if f in MEASURE_LABELS), None)
     options = []
     for c in chosen:
         tokens = list(c.unit.span)
-        year_at = [t.i for t in tokens if t.like_num and t.text in q.years]
-        word_at = [t.i for t in tokens if term_of(t.lemma_) in q_terms]
+        year_at = [t for t in tokens if t.like_num and t.text in q.years]
+        focus_at = [t for t in tokens if term_of(t.lemma_) in focus]
+        word_at = [t for t in tokens if term_of(t.lemma_) in q_terms]
         for s in typed_spans(c.unit, q):
-            def near(points: list[int]) -> int:
-                return min((min(abs(a - s.start), abs(a - (s.end - 1))) for a in points), default=0)
-            options.append((-round(c.lexical, 2), near(year_at), near(word_at), -len(s), s, c))
+            def near(points: list) -> int:  # anchors inside the span itself do not count
+                return min((_tree_distance(s.root, a) for a in points
+                            if not s.start <= a.i < s.end), default=0)
+            label = quantity_label(s.text) if atype is AnswerType.QUANTITY else s.label_
+            options.append((-round(c.lexical, 2), 0 if not wanted_label or label == wanted_label else 1,
+                            near(year_at), near(focus_at), near(word_at), -len(s), s, c))
     if not options:
         return None
-    *_, best, c = min(options, key=lambda o: o[:4])
+    *_, best, c = min(options, key=lambda o: o[:6])
     offset = best.start_char - c.unit.span.start_char
     verbatim = c.unit.text[offset:offset + len(best.text)].strip(" ,;:()")
+    if verbatim.endswith(("'s", "’s", "´s")):
+        verbatim = verbatim[:-2]
     return (verbatim, c.passage_index) if verbatim else None
 
 
