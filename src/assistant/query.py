@@ -70,18 +70,23 @@ OVERVIEW_WORDS = _STEMS("summary summarise summarize overview outline gist recap
 DOCUMENT_NOUNS: dict[str, frozenset[Kind]] = {
     **dict.fromkeys(_STEMS("author writer byline"), frozenset({Kind.BYLINE, Kind.METADATA, Kind.BIO})),
     **dict.fromkeys(_STEMS("date publication publisher outlet series title headline length url "
-                           "link website reading"), frozenset({Kind.METADATA})),
+                           "link website reading genre format"), frozenset({Kind.METADATA})),
     **dict.fromkeys(_STEMS("photo photograph picture image caption illustration"),
                     frozenset({Kind.CAPTION})),
-    **dict.fromkeys(_STEMS("footnote source citation reference"), frozenset({Kind.FOOTNOTE})),
+    **dict.fromkeys(_STEMS("footnote source citation reference page"), frozenset({Kind.FOOTNOTE})),
     **dict.fromkeys(_STEMS("bio biography background career"), frozenset({Kind.BIO, Kind.BYLINE})),
 }
 DOCUMENT_VERBS: dict[str, frozenset[Kind]] = {
     **dict.fromkeys(_STEMS("write author pen"), frozenset({Kind.BYLINE, Kind.METADATA})),
     **dict.fromkeys(_STEMS("publish release"), frozenset({Kind.METADATA})),
     **dict.fromkeys(_STEMS("cite"), frozenset({Kind.FOOTNOTE})),
+    **dict.fromkeys(_STEMS("read"), frozenset({Kind.METADATA})),
     **dict.fromkeys(_STEMS("show picture depict photograph"), frozenset({Kind.CAPTION})),
 }
+# what else a question may ask about a document it names ("what kind of piece", "which
+# organisation is it from", "where can I find the original")
+DOCUMENT_PROPERTIES = _STEMS("kind type sort piece organisation organization institution think "
+                             "tank find original word wording language publish")
 CAREER_NOUNS = _STEMS("position post role job career office background biography experience")
 # the kind of span a question about the document wants, by its noun
 DOCUMENT_ITEMS = {**dict.fromkeys(_STEMS("author writer"), AnswerType.PERSON),
@@ -165,7 +170,8 @@ class Query:
 
 
 # General words for the whole collection ("what does the brief say …"): every document.
-CORPUS_NAMES = ("brief", "briefing", "documents", "sources", "texts", "corpus")
+CORPUS_NAMES = ("brief", "briefing", "document", "documents", "sources", "text", "texts", "corpus",
+                "piece", "paper")
 
 
 def document_refs(documents) -> list[DocumentRef]:
@@ -369,24 +375,27 @@ def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerT
 
 
 def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],
-                    authors: set[str]) -> frozenset[Kind]:
+                    authors: set[str], referenced: bool = False) -> frozenset[Kind]:
     """Kinds of the paragraphs that describe the document, if the question asks about it."""
     kinds: frozenset[Kind] = frozenset()
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     named_author = any(e.text.lower() in authors or any(e.text.lower() in a.split() for a in authors)
                        for e in entities)
     nouns = {term_of(t.lemma_) for t in doc if t.pos_ in ("NOUN", "PROPN")}
-    if named_author and ((wh is not None and wh.lower_ == "who" and root is not None
-                          and root.lemma_ == "be") or nouns & CAREER_NOUNS):
-        return frozenset({Kind.BIO, Kind.BYLINE})  # "who is <the author>?", "<author>'s posts"
+    if named_author and ((root is not None and root.lemma_ == "be") or nouns & CAREER_NOUNS):
+        return frozenset({Kind.BIO, Kind.BYLINE})  # "who is / where was <the author> …?"
     for noun in nouns:
         kinds |= DOCUMENT_NOUNS.get(noun, frozenset())
-    if wh is not None and wh.lower_ in ("who", "when", "where"):
-        for verb in {root, wh.head} - {None}:  # "who wrote …?", "tell me who penned …"
-            kinds |= DOCUMENT_VERBS.get(term_of(verb.lemma_) or "", frozenset())
+    verbs = {term_of(t.lemma_) for t in doc if t.pos_ in ("VERB", "AUX")} - {None}
+    if referenced or (wh is not None and wh.lower_ in ("who", "when", "where", "how")):
+        for verb in verbs:  # "who wrote …?", "tell me who penned …", "how long to read"
+            kinds |= DOCUMENT_VERBS.get(verb, frozenset())
+    if not kinds and referenced and content and set(content) <= DOCUMENT_PROPERTIES:
+        kinds = frozenset({Kind.METADATA})  # "what kind of piece is the op-ed?"
     # "what does the author argue about X?" is about X, not about the author: a question with
     # content beyond the document words asks about the content
-    rest = [t for t in content if t not in DOCUMENT_NOUNS and t not in DOCUMENT_VERBS]
+    rest = [t for t in content if t not in DOCUMENT_NOUNS and t not in DOCUMENT_VERBS
+            and t not in DOCUMENT_PROPERTIES]
     if kinds and len(rest) > 1 and not (kinds & {Kind.CAPTION, Kind.FOOTNOTE}):
         return frozenset()
     return kinds
@@ -430,7 +439,7 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     first_content = token_terms(t for t in first if t.i not in inside | degree)
     meta = _document_kinds(first.as_doc() if len(list(doc.sents)) > 1 else doc, *(
         _wh(first.as_doc()) if len(list(doc.sents)) > 1 else (wh, head)), first_content,
-        entities, authors)
+        entities, authors, referenced=bool(spans))
     if meta:  # the span a question about the document wants: the author's name, the date
         atype, size = AnswerType.DOCUMENT, None
         entities = [e for e in entities if e.start < first.end]  # the rest is context

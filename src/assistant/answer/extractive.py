@@ -144,10 +144,37 @@ class ExtractiveAnswerer:
     # -- evidence ---------------------------------------------------------------------------
     def evidence(self, query: Query, passages: list[Passage]) -> Evidence:
         passages = [p for p in passages if p.kind != "heading"][: self.config.max_passages]
+        cands = self._candidates(query, passages)
+        if query.entities and not any(c.names_ok for c in cands):
+            # retrieval missed the paragraphs that name what the question is about: add them
+            extra = [self.passage(pid) for pid in self._naming(query)
+                     if pid not in {p.paragraph_id for p in passages}][: self.config.max_passages // 2]
+            if extra:
+                passages = passages + extra
+                cands = self._candidates(query, passages)
+        return Evidence(query, cands, passages, self.corpus, self.model)
+
+    def _candidates(self, query: Query, passages: list[Passage]) -> list[Candidate]:
         cands = [Candidate(u, i) for i, p in enumerate(passages)
                  for u in self.store.units.get(p.paragraph_id, [])]
         self._score(query, passages, cands)
-        return Evidence(query, cands, passages, self.corpus, self.model)
+        return cands
+
+    def _naming(self, q: Query) -> list[str]:
+        """Body paragraphs that bind every name group of the question, most question terms first."""
+        texts = self.__dict__.setdefault("_paragraph_acronyms", {})
+        out = []
+        for pid, p in self.paragraphs.items():
+            if p.kind.value not in ("body", "list_item"):
+                continue
+            if pid not in texts:
+                texts[pid] = with_acronyms(f"{p.text} {p.section_path} "
+                                           f"{self.doc_context.get(p.doc_id, '')}")
+            words = self.store.paragraph_terms.get(pid, frozenset())
+            groups = {e.group for e in q.entities}
+            if all(any(binds(e, texts[pid], words) for e in q.entities if e.group == g) for g in groups):
+                out.append((len(set(q.terms) & words), pid))
+        return [pid for _, pid in sorted(out, key=lambda x: -x[0])]
 
     def _score(self, q: Query, passages: list[Passage], cands: list[Candidate]) -> None:
         cfg = self.config
@@ -220,6 +247,9 @@ class ExtractiveAnswerer:
             draft.sentences = [(c, [c.passage_index]) for c in verdict.correction]
             return draft
         chosen = self._choose(query, ev)
+        if not chosen:
+            draft.refusal = Refusal("subject_not_found", "no retrieved sentence answers this")
+            return draft
         draft.sentences = [(c, [c.passage_index] + _corroborating(c, ev)) for c in chosen]
         draft.short = short_answer(query, chosen)
         return draft
@@ -227,6 +257,10 @@ class ExtractiveAnswerer:
     def _choose(self, q: Query, ev: Evidence) -> list[Candidate]:
         cfg = self.config
         usable = [c for c in ev.candidates if c.names_ok and not c.missing_numbers]
+        if not usable and q.about_document:  # the document's own card answers, whatever it names
+            usable = list(ev.candidates)
+        if not usable:
+            return []
         pool = sorted(usable, key=lambda c: -c.score)  # for the sentences beyond the best one
         if q.about_document:
             meta = [c for c in usable if ev.passages[c.passage_index].kind in {k.value for k in q.meta_kinds}

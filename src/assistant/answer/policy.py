@@ -4,7 +4,7 @@ name and what it saw, plus, where the brief states something that corrects the q
 evidence to cite) or None. The first check that fires decides.
 
     unknown_subject     a name the corpus never mentions (acronyms, expansions, possessives)
-    off_topic           most of the question's words occur nowhere in the corpus
+    off_topic           none of the question's words (two or more) occurs in the corpus
     premise_mismatch    the question's predicate is found, but with another subject (the parse
                         says someone else did it) or about another place, person or year
     figure_not_bound    a number or year of the question that no evidence sentence binds
@@ -76,7 +76,7 @@ def off_topic(ev: Evidence) -> Verdict | None:
     known_names = {t for e in q.entities for t in e.terms}
     content = set(q.terms) - known_names
     unknown = sorted(t for t in content if t not in ev.corpus.vocabulary)
-    if content and len(unknown) == len(content) and not known_names:
+    if len(unknown) >= 2 and len(unknown) == len(content) and not known_names:
         return Verdict(Refusal("off_topic", f"the brief never uses: {', '.join(unknown)}"))
     return None
 
@@ -245,7 +245,7 @@ def answer_type_absent(ev: Evidence) -> Verdict | None:
     if q.answer_type not in TYPED:
         return None
     if any(c.fits and c.names_ok and not c.missing_numbers
-           and (c.pred >= MIN_PREDICATE / 2 or c.lexical >= 0.5) for c in ev.candidates):
+           and (c.pred >= MIN_PREDICATE / 2 or c.lexical >= 0.35) for c in ev.candidates):
         return None
     what = {AnswerType.QUANTITY: "figure", AnswerType.DATE: "date", AnswerType.PLACE: "place",
             AnswerType.PERSON: "name", AnswerType.ORGANISATION: "organisation"}[q.answer_type]
