@@ -260,9 +260,10 @@ def chat(
 
 def _print_answer(answer) -> None:
     for w in answer.warnings:
-        if not w.startswith("refused:"):
-            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
     out.print(answer.text, highlight=False, markup=False)
+    if answer.refusal is not None:
+        out.print(f"[dim]({answer.refusal.check}: {answer.refusal.detail})[/]", highlight=False)
     title = "Nearest passages:" if answer.refused else "Sources:"
     out.print(f"\n[bold]{title}[/]", highlight=False)
     for c in answer.citations:

@@ -64,3 +64,18 @@ def test_llm_refusal_uses_the_fixed_phrase(llm_assistant, server):  # noqa: F811
     server.replies.append("The brief does not say.")
     answer = llm_assistant.ask("What is the capital of Australia?")
     assert answer.refused and answer.text == "The brief does not say."
+
+
+@pytest.mark.parametrize("question, check", [
+    ("Why did Mexico block Okonjo-Iweala?", "premise_mismatch"),
+    ("Why did Emmanuel Macron praise the G20?", "unknown_subject"),
+    ("Why did Latin America's GDP fall by 12 per cent in 2020?", "figure_not_bound"),
+])
+def test_the_policy_runs_before_generation_and_its_verdict_stands(llm_assistant, server,  # noqa: F811
+                                                                   question, check):
+    server.replies.append("Because it wanted to [1].")  # what a model would happily write
+    answer = llm_assistant.ask(question)
+    assert answer.refused and answer.refusal.check == check
+    assert answer.text.startswith("The brief does not say.")
+    assert "Because it wanted to" not in answer.text
+    assert not server.chat_requests()  # the model was never asked

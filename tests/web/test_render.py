@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer.types import REFUSAL, Answer, Citation, Sentence
+from assistant.answer.types import REFUSAL, Answer, Citation, Refusal, Sentence, ShortAnswer
 from assistant.config import Settings
 from assistant.corpus.loader import load_corpus
 from assistant.index.status import index_status
@@ -179,13 +179,34 @@ def test_answer_has_citation_buttons_flags_and_sources(poverty_answer):
 def test_refusal_shows_the_fixed_phrase_and_nearest_passages(corpus):
     near = [cite(corpus, 1, corpus.paragraph(OPED_P9), supported=False)]
     answer = Answer("What is the capital of France?", [], near, True, "extractive",
-                    warnings=["refused: not in the brief: France"])
+                    refusal=Refusal("unknown_subject", "the brief never mentions France"))
     html = render.render_answer(answer, 0)
     audit = assert_safe(html)
     assert REFUSAL in audit.plain
     assert "Nearest passages" in audit.plain and "Op-ed ¶9" in audit.plain
-    assert "refused:" not in audit.plain  # internal reason, not shown
+    assert "Why: the brief never mentions France." in audit.plain  # the check's reason, in words
     assert 'class="ba-cite ba-near"' in html
+
+
+def test_correction_shows_what_the_brief_says_with_citations(corpus):
+    para = corpus.paragraph(OPED_P9)
+    said = "In spite of various intra-regional political differences"
+    answer = Answer("Why did Africa resist?", [Sentence(said, [1])], [cite(corpus, 1, para)],
+                    True, "extractive", refusal=Refusal("premise_mismatch", "not about Africa"))
+    html = render.render_answer(answer, 0)
+    audit = assert_safe(html)
+    assert audit.plain.startswith(REFUSAL)
+    assert "What the brief does say:" in audit.plain and said in audit.plain
+    assert 'class="ba-cite"' in html and "Nearest passages" not in audit.plain
+
+
+def test_short_answer_comes_first_in_bold(corpus):
+    para = corpus.paragraph(OPED_P9)
+    answer = Answer("How many?", [Sentence(para.text, [1])], [cite(corpus, 1, para)], False,
+                    "extractive", short_answer=ShortAnswer("45 million people", 1))
+    html = render.render_answer(answer, 0)
+    assert_safe(html)
+    assert html.index("<b>45 million people</b>") < html.index('class="ba-sentences"')
 
 
 def test_hostile_paragraph_and_question_are_escaped_everywhere(corpus, hostile_answer):

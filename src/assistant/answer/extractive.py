@@ -382,6 +382,8 @@ def typed_spans(unit: Unit, q: Query) -> list:
     out = []
     for ent in ents:
         if atype is AnswerType.QUANTITY:
+            if ent.start > 0 and ent.doc[ent.start - 1].lower_ in ("p.", "pp.", "p", "page", "pages"):
+                continue  # a page reference, not a quantity
             ent = _from_first_number(ent)
             if ent is None or not figures(ent.text) or (numbers(ent.text) <= (q.years | q.figures)):
                 continue
@@ -494,9 +496,13 @@ def fits(unit: Unit, q: Query) -> bool:
     if atype is AnswerType.LIST:
         return bool(list_spans(unit.span, q.item_type, _question_spans(q))) or \
             unit.text.rstrip().endswith(":")
+    if atype is AnswerType.QUANTITY:  # a figure, about what the question counts or measures
+        measured = set(q.measured) - set(q.focus)
+        if measured and 2 * len(measured & unit.terms) < len(measured):
+            return False
+        return bool(typed_spans(unit, q)) or bool(figures(unit.text) - q.figures - q.years)
     if atype in ENTITY_LABELS:
-        return bool(typed_spans(unit, q)) or (atype is AnswerType.QUANTITY and
-                                               bool(figures(unit.text) - q.figures - q.years))
+        return bool(typed_spans(unit, q))
     if atype is AnswerType.DOCUMENT and q.item_type in ENTITY_LABELS:
         return bool(typed_spans(unit, q))
     return True

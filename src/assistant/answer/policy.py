@@ -118,10 +118,10 @@ def frame_conflicts(ev: Evidence) -> tuple[list[Candidate], list[str]]:
                     continue
                 for agent in _agents(t):
                     a_terms = set(token_terms(agent.subtree))
-                    if a_terms & subject:
-                        support = True
-                    elif any(w.pos_ == "PROPN" or w.ent_type_ in NAME_TYPES for w in agent.subtree):
-                        # another named agent; "the report", "output", "they" say nothing
+                    named = any(w.pos_ == "PROPN" or w.ent_type_ in NAME_TYPES for w in agent.subtree)
+                    if a_terms & subject or (not named and c.names_ok and not c.missing_names):
+                        support = True  # the subject, or "GDP in the region" in its paragraph
+                    elif named:  # another named agent ("the US", "Yoo's")
                         found.append((c, agent.doc[agent.left_edge.i:agent.i + 1].text))
         if found and not support:
             conflicts += [c for c, _ in found]

@@ -112,6 +112,8 @@ button.ba-cite:focus-visible, button.ba-para-open:focus-visible { outline: 2px s
 .ba-sources li { margin: 0.15rem 0; }
 .ba-src-excerpt { display: block; color: var(--body-text-color-subdued); margin-left: 2.2em; }
 .ba-refusal-text { font-weight: 600; }
+.ba-short { font-size: 1.05em; margin: 0 0 0.3rem; }
+.ba-why, .ba-says { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .ba-note { font-size: 0.82em; color: var(--body-text-color-subdued); margin: 0.3rem 0 0; }
 .ba-error p { color: #b91c1c; margin: 0; }
 .ba-panel { padding: 0.9rem 1rem; border: 1px solid var(--border-color-primary); border-radius: 10px;

@@ -161,9 +161,17 @@ def render_answer(answer: Answer, turn: int | None = None) -> str:
     turn_attr = f' data-turn="{int(turn)}"' if turn is not None else ""
     parts = [(f'<div class="ba-answer{" ba-refusal" if answer.refused else ""}"{turn_attr} '
               f'data-text="{esc(answer.text)}">')]
-    notes = [w for w in answer.warnings if not w.startswith("refused:")]
+    notes = list(answer.warnings)
+    cites = _citation_map(answer)
     if answer.refused:
         parts.append(f'<p class="ba-sentences ba-refusal-text">{esc(REFUSAL)}</p>')
+        if answer.refusal is not None:
+            parts.append(f'<p class="ba-why">Why: {esc(answer.refusal.detail)}.</p>')
+    if answer.short_answer is not None and not answer.refused and answer.short_answer.n in cites:
+        c = cites[answer.short_answer.n]
+        parts.append(f'<p class="ba-short"><b>{esc(answer.short_answer.text)}</b> '
+                     f'{cite_button(c, turn)}</p>')
+    if answer.refused and not answer.sentences:
         if answer.citations:
             parts.append('<div class="ba-sources ba-nearest"><div class="ba-sources-title">'
                          'Nearest passages (they do not answer the question)</div><ol>')
@@ -173,7 +181,6 @@ def render_answer(answer: Answer, turn: int | None = None) -> str:
                              f'<span class="ba-src-excerpt">{esc(excerpt(c.text))}</span></li>')
             parts.append("</ol></div>")
     else:
-        cites = _citation_map(answer)
         sentences = []
         for s in answer.sentences:
             buttons = "".join(cite_button(cites[n], turn) for n in s.citations if n in cites)
@@ -185,7 +192,8 @@ def render_answer(answer: Answer, turn: int | None = None) -> str:
                     'paragraph: check the source before relying on it">'
                     f'<span class="ba-flag" aria-label="unsupported">⚠</span> {esc(s.text)} '
                     f'{buttons}</span>')
-        parts.append(f'<p class="ba-sentences">{" ".join(sentences)}</p>')
+        lead = '<span class="ba-says">What the brief does say:</span> ' if answer.refused else ""
+        parts.append(f'<p class="ba-sentences">{lead}{" ".join(sentences)}</p>')
         if any(not s.supported for s in answer.sentences):
             notes.append("Sentences marked ⚠ are not supported by the paragraph they cite.")
         if answer.citations:
@@ -475,7 +483,7 @@ def export_markdown(turns: Sequence[Turn], title: str = "Brief Assistant — con
                 for q in quotes:
                     lines.append(f"  > {_md_text(q)}")
             lines.append("")
-        notes = [w for w in a.warnings if not w.startswith("refused:")]
+        notes = list(a.warnings)
         for w in notes:
             lines += [f"*Note: {_md_text(w)}*", ""]
     if number == 0:
