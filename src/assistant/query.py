@@ -152,7 +152,7 @@ class Query:
     measured: tuple[str, ...] = ()  # common nouns a figure in the question is said to measure
     frames: list[Frame] = field(default_factory=list)
     scope: list[str] = field(default_factory=list)  # doc_ids the question names
-    meta_kinds: frozenset[Kind] = frozenset()
+    meta_kinds: frozenset[Kind] = frozenset()  # a question about the document: what answers it
     subquestions: list[str] = field(default_factory=list)
     vector: list[float] | None = None
     is_followup: bool = False

@@ -111,7 +111,10 @@ class Retriever:
             if p.doc_id in scoped:
                 fused[pid] *= cfg.scope_boost
         dense_score = dict(dense)
-        ranked = self._with_list_items(sorted(fused.items(), key=lambda kv: -kv[1]))[:k]
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+        if len(query.scope) > 1:  # a question that names two documents gets both in the top k
+            ranked = _each_document_first(ranked, query.scope, self._paragraphs, k)
+        ranked = self._with_list_items(ranked)[:k]
         return [self.passage(pid, score, dense_score.get(pid, 0.0)) for pid, score in ranked]
 
     def _with_list_items(self, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -159,6 +162,16 @@ def short_reference(note: str) -> str:
     initials = "".join(w[0] for w in words.split() if w[0].isupper())
     ref = f"{initials} {year}".strip() if len(initials) >= 2 else words
     return f"{ref}, p. {page.group(1)}" if page else ref
+
+
+def _each_document_first(ranked: list[tuple[str, float]], doc_ids: list[str], paragraphs: dict,
+                         k: int, each: int = 2) -> list[tuple[str, float]]:
+    """The `each` best paragraphs of every named document move into the top k (in score order)."""
+    keep: list[tuple[str, float]] = []
+    for doc_id in doc_ids:
+        keep += [r for r in ranked if paragraphs[r[0]].doc_id == doc_id][:each]
+    top = sorted(set(keep) | set(ranked[: max(0, k - len(set(keep)))]), key=lambda kv: -kv[1])
+    return top + [r for r in ranked if r not in top]
 
 
 def _collapse(hits) -> list[tuple[str, float]]:

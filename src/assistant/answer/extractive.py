@@ -15,6 +15,7 @@ sentence (or span) of the paragraph it cites.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -194,6 +195,10 @@ class ExtractiveAnswerer:
                              self.store.paragraph_terms.get(p.paragraph_id, frozenset())
                              | set(terms(f"{p.section} {self.doc_context.get(p.doc_id, '')}"))))
         several_years = len(q.years) >= 2
+        # nouns a quantity must be about: the specific ones (in at most a sixth of the paragraphs;
+        # "economy" says little, "poverty" a lot)
+        specific = math.log(1 + 6)
+        measured = {t for t in q.measured if idf(t) >= specific} - set(q.focus)
         # a figure is bound when its sentence also names (half of) what the question says it measures
         measured = set(q.measured) - set(q.focus)
         for c in cands:
@@ -223,7 +228,8 @@ class ExtractiveAnswerer:
             c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
             if q.figures and measured and 2 * len(measured & c.unit.terms) < len(measured):
                 c.missing_numbers = tuple(sorted(set(c.missing_numbers) | q.figures))
-            c.fits = fits(c.unit, q)
+            c.fits = fits(c.unit, q, self.store.paragraph_terms.get(p.paragraph_id, frozenset()),
+                          measured)
             c.score = (cfg.w_semantic * c.semantic + cfg.w_lexical * c.lexical
                        + cfg.w_rank / (1 + c.passage_index) + (cfg.type_bonus if c.fits else 0.0))
             if q.about_document and p.kind in {k.value for k in q.meta_kinds}:
@@ -283,18 +289,19 @@ class ExtractiveAnswerer:
             for doc_id in q.scope:
                 if not any(ev.passages[c.passage_index].doc_id == doc_id for c in chosen + extra):
                     pick = next((c for c in pool if ev.passages[c.passage_index].doc_id == doc_id), None)
-                    if pick is not None and pick.score >= best.score * 0.6:
+                    if pick is not None and pick.score >= best.score * 0.5:
                         extra.append(pick)
-        if len(q.entities) > 1:  # every name the question asks about gets its sentence
-            for e in q.entities:
-                if not any(mentions(e.text, with_acronyms(c.text)) for c in chosen + extra):
-                    pick = next((c for c in pool if mentions(e.text, with_acronyms(c.text))), None)
-                    if pick is not None and pick.score >= best.score * cfg.keep_ratio * 0.8:
-                        extra.append(pick)
+        alternatives = [e for e in q.entities if sum(o.group == e.group for o in q.entities) > 1]
+        for e in alternatives:  # "Africa and South Asia": each name gets its best sentence(s)
+            own = [c for c in pool if e.text not in c.missing_names and c.fits]
+            for c in own[:1 + (len(q.years) > 1)]:
+                if c not in chosen + extra and c.score >= best.score * 0.5:
+                    extra.append(c)
         chosen += [c for c in extra if c not in chosen]
         if q.more:  # "tell me more about …": the whole of the best paragraph, in order
             chosen += [c for c in ev.candidates if c.passage_index == best.passage_index and c not in chosen]
         limit = cfg.max_sentences_list if q.answer_type is AnswerType.LIST else cfg.max_sentences
+        limit = max(limit, len(chosen))
         for c in usable[1:]:
             if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
                 break
@@ -489,16 +496,30 @@ def list_spans(span, item_type: AnswerType | None, exclude: set[str] = frozenset
     return out
 
 
-def fits(unit: Unit, q: Query) -> bool:
+ORIGIN_VERBS = frozenset(term_of(w) for w in "come stem arise result follow".split())
+
+
+def _origin(token) -> bool:
+    """"X came from Y", "stems from", "arose from": a verb of origin with its source; or a
+    clause opened by "because", "since" or "as"."""
+    if token.pos_ == "VERB" and term_of(token.lemma_) in ORIGIN_VERBS:
+        return any(c.dep_ == "prep" and c.lower_ == "from" for c in token.children)
+    return token.dep_ == "mark" and token.lower_ in ("because", "since", "as")
+
+
+def fits(unit: Unit, q: Query, context: frozenset[str] = frozenset(),
+         measured: set[str] = frozenset()) -> bool:
+    """Does the unit hold an answer of the expected type? A quantity must also be about what
+    the question measures (`measured`: its specific nouns, in the unit or its paragraph
+    `context`)."""
     atype = q.answer_type
     if atype is AnswerType.REASON:
-        return any(term_of(t.lemma_) in CAUSAL_LEMMAS for t in unit.span)
+        return any(term_of(t.lemma_) in CAUSAL_LEMMAS or _origin(t) for t in unit.span)
     if atype is AnswerType.LIST:
         return bool(list_spans(unit.span, q.item_type, _question_spans(q))) or \
             unit.text.rstrip().endswith(":")
     if atype is AnswerType.QUANTITY:  # a figure, about what the question counts or measures
-        measured = set(q.measured) - set(q.focus)
-        if measured and 2 * len(measured & unit.terms) < len(measured):
+        if measured and 2 * len(measured & (unit.terms | context)) < len(measured):
             return False
         return bool(typed_spans(unit, q)) or bool(figures(unit.text) - q.figures - q.years)
     if atype in ENTITY_LABELS:
