@@ -42,7 +42,7 @@ class ExtractiveConfig:
     max_passages: int = 6
     max_sentences: int = 3
     max_sentences_list: int = 6
-    keep_ratio: float = 0.8  # further sentences kept when within this ratio of the best score
+    keep_ratio: float = 0.6  # further sentences kept when within this ratio of the best (dev: 0.8 -> 0.6 raised key facts 0.794 -> 0.817)
     w_semantic: float = 0.55
     w_lexical: float = 0.45
     w_rank: float = 0.06
