@@ -85,7 +85,7 @@ def main() -> None:
         finally:
             if args.against:
                 subprocess.run(["git", "worktree", "remove", "--force", str(Path(tmp) / "tree")],
-                               cwd=ROOT, capture_output=True)
+                               cwd=ROOT, capture_output=True, check=False)
     n = sum(1 for line in questions.read_text("utf-8").splitlines() if line.strip())
     table = Table("version", "stage", "p50 ms", "p95 ms", "mean ms",
                   title=f"warm extractive ask, {n} questions x {args.rounds} rounds, alternating")

@@ -54,8 +54,7 @@ def main() -> None:
 
     from assistant.answer.policy import MODEL_FILE
     from assistant.chat import Assistant
-    from assistant.evaluate.dataset import load_items
-    from assistant.evaluate.dataset import perturbation_items
+    from assistant.evaluate.dataset import load_items, perturbation_items
 
     assistant = Assistant.from_settings()
     assistant.warm_up()

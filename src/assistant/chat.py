@@ -12,7 +12,14 @@ import numpy as np
 
 from assistant.answer.extractive import CorpusNames, ExtractiveAnswerer, to_sentences
 from assistant.answer.policy import PRE_GENERATION, decide
-from assistant.answer.types import MAX_QUESTION_CHARS, Answer, Citation, Passage, Refusal, ShortAnswer
+from assistant.answer.types import (
+    MAX_QUESTION_CHARS,
+    Answer,
+    Citation,
+    Passage,
+    Refusal,
+    ShortAnswer,
+)
 from assistant.config import Settings, offline_environment
 from assistant.corpus.loader import Corpus, corpus_signature, load_corpus
 from assistant.errors import QuestionError
@@ -118,7 +125,7 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load the model, the index, the sidecar and the parser, so the first question is fast."""
-        self.retriever, self.extractive  # noqa: B018
+        self.retriever, self.extractive  # noqa: B018 - loads them
         self.analyse("warm up")
 
     # -- index ----------------------------------------------------------------------------------

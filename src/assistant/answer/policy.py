@@ -192,7 +192,6 @@ def direction_conflict(ev: Evidence) -> Verdict | None:
     the same thing fell (left, weakened, "least …"), and nowhere that it rose."""
     q = ev.query
     attributed = {t for f in q.frames if f.attribution for t in f.subject}
-    names = {t for e in q.entities for t in e.terms}
     asked = [(p, a - attributed) for p, a in _directions(q.doc, verbs_only=True) if a - attributed]
     if not asked:
         return None

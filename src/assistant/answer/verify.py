@@ -28,7 +28,7 @@ import numpy as np
 from assistant.answer.evidence import numbers
 from assistant.answer.types import REFUSAL, Passage, Sentence
 from assistant.corpus.text import normalise, split_sentences
-from assistant.nlp import stem, terms
+from assistant.nlp import stem, terms, words
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -63,13 +63,13 @@ _INSTRUCTION = re.compile(
     r"assistant\s*:|you must (now )?(say|answer|respond|reply))\b|</?\s*(passage|data|system)\b",
     re.IGNORECASE)
 # attribution words say who claims something; the passage need not contain them
-_ATTRIBUTION = frozenset(stem(w) for w in """
+_ATTRIBUTION = frozenset(stem(w) for w in words("""
 op-ed oped argue argues argued state states stated note notes noted warn warns warned find finds
 found estimate estimates write writes wrote claim claims claimed stress stresses stressed
 suggest suggests suggested mention mentions mentioned highlight highlights highlighted point
 points pointed add adds added author describe describes described call calls called show shows
 showed according accord also overall
-""".split())  # noqa: SIM905
+"""))
 # -- parsing ------------------------------------------------------------------------------------
 def _marker_numbers(body: str) -> list[int]:
     out: list[int] = []

@@ -42,6 +42,15 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+def _targets_section(results: dict) -> list[str]:
+    targets = results.get("targets") or {}
+    if not targets.get("table"):
+        return []
+    missed = targets.get("missed") or []
+    lines = "\n".join(f"- not reached: {m}" for m in missed) or "- every target is reached"
+    return ["## Product targets (eval/thresholds.toml [target])", lines]
+
+
 def markdown(results: dict) -> str:
     splits, types = results["splits"], results["by_type"]
     names = list(splits)
@@ -65,6 +74,7 @@ def markdown(results: dict) -> str:
          "its cited text counts as supported. Definitions: `src/assistant/evaluate/metrics.py`."),
         "## Dev and test (hand-written items)",
         _split_table(results),
+        *_targets_section(results),
         "## By set",
         _md_table(["split", "set", "n", *(TYPE_COLUMNS[m] for m in SET_COLUMNS)],
                   [[name, SET_LABELS.get(key, key), str(s["n"]),

@@ -273,7 +273,26 @@ def summarise_results(rows: list[dict], split: str) -> dict:
            if {"dev", "test"} <= set(splits) else {})
     return {"n": len(rows), "n_hand_written": sum(r["set"] in HAND_WRITTEN for r in rows),
             "overall_split": overall_split, "overall": overall, "by_type": by_type(gated),
-            "splits": splits, "dev_test_gap": gap}
+            "splits": splits, "dev_test_gap": gap, "targets": targets(overall, gap)}
+
+
+THRESHOLDS = Path("eval/thresholds.toml")
+
+
+def targets(overall: dict, gap: dict, path: Path = THRESHOLDS) -> dict:
+    """The product targets of eval/thresholds.toml ([target.*]) and which are missed, with the
+    figures (empty when the file has none)."""
+    import tomllib
+
+    from assistant.evaluate.metrics import gap_failures, gate_failures
+
+    try:
+        target = tomllib.loads(Path(path).read_text("utf-8")).get("target", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        target = {}
+    missed = gate_failures(overall.get("metrics", {}), target) if target else []
+    missed += gap_failures(gap, target.get("max_gap", {})) if target and gap else []
+    return {"table": target, "missed": missed}
 
 
 def compare(config_a: str, config_b: str, split: str = "test", assistant=None,
