@@ -65,15 +65,16 @@ class Retriever:
     def dense(self, query: str, vector: list[float] | None = None, docs: list[str] | None = None,
               k: int | None = None) -> list[tuple[str, float]]:
         from llama_index.core.schema import QueryBundle
-        from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
-        filters = MetadataFilters(filters=[MetadataFilter(key="doc_id", value=list(docs),
-                                                          operator=FilterOperator.IN)]) if docs else None
-        retriever = self._vector_index.as_retriever(similarity_top_k=k or self.config.k_each,
-                                                    filters=filters)
+        # The document filter is applied to the hits here: llama-index's IN filter on the
+        # Chroma store returned nothing (chromadb 1.5), which silently made filtered search
+        # BM25-only. The corpus is small; the dense list is taken deep enough to filter.
+        k = k or self.config.k_each
+        retriever = self._vector_index.as_retriever(similarity_top_k=k * 3 if docs else k)
         bundle = QueryBundle(query_str=query, embedding=vector)
-        return _collapse((n.node.metadata["paragraph_id"], n.score or 0.0)
-                         for n in retriever.retrieve(bundle))
+        hits = ((n.node.metadata["paragraph_id"], n.score or 0.0) for n in retriever.retrieve(bundle)
+                if not docs or n.node.metadata.get("doc_id") in docs)
+        return _collapse(hits)
 
     def bm25(self, query: Query, docs: list[str] | None = None) -> list[tuple[str, float]]:
         tokens = bm25_tokens(query.terms, query.resolved)

@@ -167,3 +167,10 @@ def test_json_shape(real_assistant):
     assert set(c) >= {"n", "paragraph_id", "doc_id", "doc_title", "label", "page", "section",
                       "text", "score", "supported"}
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
+
+
+def test_dense_search_honours_the_document_filter(real_assistant):
+    query = real_assistant.analyse("How much did world output contract in 2020?")
+    hits = real_assistant.retriever.dense(query.resolved, query.vector, ["wesp2021-digest"])
+    assert hits and all(pid.startswith("wesp2021-digest:") for pid, _ in hits)
+    assert hits[0][1] > 0.5  # real cosines, not an empty dense list behind the filter

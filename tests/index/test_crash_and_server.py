@@ -122,7 +122,10 @@ def test_server_mode(corpus_dir, make_settings, chroma_url):
     host, port = chroma_url.rsplit("//", 1)[1].split(":")
     client = chromadb.HttpClient(host=host, port=int(port))
     assert client.get_collection(manifest.collection).count() == first.chunks_total
-    assert not (settings.index_dir / "versions").exists()  # nothing on local disk but the manifest
+    # on local disk: the manifest and the version's sentence sidecar (parses and unit vectors)
+    local = settings.index_dir / "versions" / manifest.version
+    assert {p.name for p in local.iterdir()} == {"text"}
+    assert not list(local.glob("**/*.sqlite3"))  # no Chroma data
     assistant = Assistant(settings)
     hits = assistant.dense_search("What did the US block at the WTO?", 2)
     assert assistant.corpus.paragraph(hits[0].paragraph_id).text.startswith("2. Making")
