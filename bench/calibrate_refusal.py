@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 FEATURES = ("score", "semantic", "lexical", "predicate", "dense_top", "fits")
-FALSE_REFUSAL_BUDGET = 0.03  # of answerable dev items; the product target is <= 0.05 on test
+FALSE_REFUSAL_BUDGET = 0.05  # of answerable dev items: the product target (<= 0.05)
 
 
 def collect(assistant, items) -> tuple[np.ndarray, np.ndarray, int, int]:

@@ -99,11 +99,50 @@ def term_of(lemma: str) -> str | None:
     return stem(w)
 
 
+# General English phrasal verbs and the plain verb they mean ("pull out" = withdraw), so a
+# question and a sentence that use the two meet on one term.
+PHRASAL_VERBS = {
+    ("pull", "out"): "withdraw", ("drop", "out"): "withdraw", ("back", "out"): "withdraw",
+    ("opt", "out"): "withdraw", ("step", "down"): "resign", ("turn", "down"): "reject",
+    ("set", "up"): "establish", ("call", "off"): "cancel", ("put", "off"): "postpone",
+    ("cut", "back"): "reduce", ("go", "up"): "rise", ("go", "down"): "fall",
+    ("bounce", "back"): "recover", ("pick", "up"): "recover", ("fall", "apart"): "collapse",
+    ("give", "up"): "abandon", ("hold", "back"): "restrain", ("carry", "out"): "conduct",
+    ("point", "out"): "note", ("sign", "up"): "join",
+}
+
+
+_PARTICLES = frozenset(words("out down up off back apart"))
+
+
+def _particle(token) -> str | None:
+    """The particle of a phrasal verb: "pull out (of)", "step down" (the parser may call a
+    particle followed by "of" a preposition)."""
+    for c in token.children:
+        if c.lower_ in _PARTICLES and (c.dep_ == "prt" or (c.dep_ in ("prep", "advmod")
+                                                           and c.i == token.i + 1)):
+            return c.lower_
+    return None
+
+
+def verb_term(token) -> str | None:
+    """The term of a verb, a phrasal verb read as the plain verb it means."""
+    particle = _particle(token)
+    if particle and (token.lemma_.lower(), particle) in PHRASAL_VERBS:
+        return stem(PHRASAL_VERBS[(token.lemma_.lower(), particle)])
+    return term_of(token.lemma_)
+
+
 def token_terms(tokens: Iterable) -> list[str]:
     """Terms of parsed spaCy tokens (lemma based)."""
     out = []
     for t in tokens:
         if t.is_punct or t.is_space or t.like_num:
+            continue
+        if t.pos_ == "VERB" and _particle(t):
+            term = verb_term(t)
+            if term:
+                out.append(term)
             continue
         if len(t.text) > 1 and t.text.isupper() and t.text.isalpha():  # "US", "WHO": not "us", "who"
             out.append(t.text.lower())

@@ -25,7 +25,7 @@ from enum import StrEnum
 from assistant.answer import followup
 from assistant.answer.evidence import figures, numbers, years
 from assistant.corpus.models import Kind
-from assistant.nlp import QUESTION_WORDS, stem, term_of, terms, token_terms, words
+from assistant.nlp import QUESTION_WORDS, stem, term_of, terms, token_terms, verb_term, words
 
 
 class AnswerType(StrEnum):
@@ -61,7 +61,8 @@ PLACE_NOUNS = _STEMS("country nation state city capital region place continent t
 DATE_NOUNS = _STEMS("year date month day period quarter decade")
 MEASURE_NOUNS = _STEMS("amount number figure percentage proportion share rate level size total "
                        "count toll cost value sum growth decline contraction fall drop rise "
-                       "increase decrease loss gain estimate forecast projection average")
+                       "increase decrease loss gain estimate forecast projection average price "
+                       "budget spending")
 REASON_NOUNS = _STEMS("reason cause explanation motive driver factor")
 OVERVIEW_WORDS = _STEMS("summary summarise summarize overview outline gist recap main key "
                         "central core point takeaway highlight argument message finding idea theme "
@@ -226,7 +227,8 @@ def _entities(doc, skip: set[int] = frozenset()) -> list[Entity]:
             span = doc[run[0].i:run[-1].i + 1]
             out.append(Entity(span.text, "PROPN", tuple(token_terms(span)), span.start))
         run = []
-    out = [e for e in out if e.terms or e.text.isupper()]
+    # a name with a year in it ("New Year's Day 2021") is a date, not a subject
+    out = [e for e in out if (e.terms or e.text.isupper()) and not years(e.text)]
     return _grouped(doc, out)
 
 
@@ -268,6 +270,10 @@ def _wh(doc):
     if wh is None:  # an imperative ("name the regions …", "list the …"): its object is the head
         root = doc[0] if len(doc) and doc[0].dep_ == "ROOT" and doc[0].pos_ == "VERB" else None
         obj = next((c for c in root.children if c.dep_ == "dobj"), None) if root is not None else None
+        if obj is not None:  # the head of an English noun phrase is its last noun before "of"
+            nouns = [t for t in obj.subtree if t.pos_ == "NOUN" and t.i >= obj.left_edge.i
+                     and not any(a.dep_ == "prep" for a in t.ancestors if a.i > obj.i - 1 and a in obj.subtree)]
+            obj = nouns[-1] if nouns and obj.pos_ == "PROPN" else obj
         return None, obj
     head = None
     if wh.dep_ == "det" or wh.lower_ in ("which", "what", "whose") and wh.head.pos_ in ("NOUN", "PROPN"):
@@ -303,7 +309,7 @@ def _frames(doc, names: set[str], attributed: set[str]) -> list[Frame]:
         if t.pos_ not in ("VERB", "NOUN") or t.dep_ not in ("ROOT", "xcomp", "ccomp", "conj", "relcl",
                                                               "advcl", "acl"):
             continue
-        verb = term_of(t.lemma_)
+        verb = verb_term(t)
         if not verb or (t.pos_ == "NOUN" and t.dep_ != "ROOT"):
             continue
         subj = [c for c in t.children if c.dep_ in ("nsubj", "nsubjpass", "poss")]
@@ -326,6 +332,10 @@ def _frames(doc, names: set[str], attributed: set[str]) -> list[Frame]:
 def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerType | None, int | None]:
     lemmas = {term_of(t.lemma_) for t in doc} - {None}
     head_term = term_of(head.lemma_) if head is not None else None
+    if head is not None and head_term not in MEASURE_NOUNS and any(  # "price tag", "growth rate"
+            term_of(c.lemma_) in MEASURE_NOUNS for c in head.children if c.dep_ == "compound"):
+        head_term = next(term_of(c.lemma_) for c in head.children if c.dep_ == "compound"
+                         and term_of(c.lemma_) in MEASURE_NOUNS)
     wh_word = wh.lower_ if wh is not None else ""
     plural = head is not None and head.tag_ in ("NNS", "NNPS")
     size = next((_NUMBER_WORDS.get(t.lower_) for t in doc if t.lower_ in _NUMBER_WORDS

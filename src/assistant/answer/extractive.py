@@ -26,11 +26,11 @@ from assistant.answer.policy import MIN_PREDICATE, EvidenceModel, Verdict, decid
 from assistant.answer.types import Passage, Refusal, Sentence
 from assistant.corpus.models import Paragraph
 from assistant.index.sentences import SentenceStore, Unit
-from assistant.nlp import term_of, terms, words
+from assistant.nlp import stem, term_of, terms, words
 from assistant.query import ENTITY_LABELS, AnswerType, Query
 
 # General English causal connectives (lemmas): what a reason-sentence tends to contain.
-CAUSAL_LEMMAS = frozenset(term_of(w) for w in words(
+CAUSAL_LEMMAS = frozenset(stem(w) for w in words(
                           "because cause due result consequence reason lead drive owe thanks "
                           "hence therefore trigger fuel"))
 NUMERIC_LABELS = ENTITY_LABELS[AnswerType.QUANTITY]
@@ -199,8 +199,9 @@ class ExtractiveAnswerer:
         # "economy" says little, "poverty" a lot)
         specific = math.log(1 + 6)
         measured = {t for t in q.measured if idf(t) >= specific} - set(q.focus)
-        # a figure is bound when its sentence also names (half of) what the question says it measures
-        measured = set(q.measured) - set(q.focus)
+        # a figure is bound when its sentence also names (half of) what the question says it
+        # measures (4.3 per cent of world output, not of developing countries)
+        bound_to = set(q.measured) - set(q.focus)
         for c in cands:
             p = passages[c.passage_index]
             acr, ctx_terms = contexts[c.passage_index]
@@ -226,8 +227,8 @@ class ExtractiveAnswerer:
                 for e in q.entities) for ent in [*c.unit.span.ents, *self._section_ents(p.section)])
             in_reach = c.unit_numbers | (numbers(f"{p.text} {p.section}") if several_years else set())
             c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
-            if q.figures and measured and 2 * len(measured & c.unit.terms) < len(measured):
-                c.missing_numbers = tuple(sorted(set(c.missing_numbers) | q.figures))
+            if q.figures and bound_to and 2 * len(bound_to & c.unit.terms) < len(bound_to):
+                c.missing_numbers = tuple(sorted(set(c.missing_numbers) | q.figures | q.years))
             c.fits = fits(c.unit, q, self.store.paragraph_terms.get(p.paragraph_id, frozenset()),
                           measured)
             c.score = (cfg.w_semantic * c.semantic + cfg.w_lexical * c.lexical
@@ -505,7 +506,9 @@ def list_spans(span, item_type: AnswerType | None, exclude: set[str] = frozenset
         if key not in seen:
             seen.add(key)
             out.append(span.doc[start:last.i + 1])
-    return out
+    # "Guatemala and Honduras" is part of "El Salvador, Guatemala and Honduras"
+    return [s for s in out if not any(o is not s and o.start <= s.start and s.end <= o.end
+                                      for o in out)]
 
 
 ORIGIN_VERBS = frozenset(term_of(w) for w in words("come stem arise result follow"))
@@ -526,7 +529,7 @@ def fits(unit: Unit, q: Query, context: frozenset[str] = frozenset(),
     `context`)."""
     atype = q.answer_type
     if atype is AnswerType.REASON:
-        return any(term_of(t.lemma_) in CAUSAL_LEMMAS or _origin(t) for t in unit.span)
+        return any(stem(t.lemma_.lower()) in CAUSAL_LEMMAS or _origin(t) for t in unit.span)
     if atype is AnswerType.LIST:
         return bool(list_spans(unit.span, q.item_type, _question_spans(q))) or \
             unit.text.rstrip().endswith(":")
@@ -556,6 +559,15 @@ def quantity_label(text: str) -> str:
     if any(w in lowered for w in ("dollar", "$", "euro", "€", "£", "pound", "peso")):
         return "MONEY"
     return "CARDINAL"
+
+
+def _near_year(span, years: list) -> int:
+    """How close a quantity is to the year asked about: "2.6 per cent in 2022" puts the year
+    right after its figure, so that order and gap count first, then the parse-tree distance."""
+    if not years:
+        return 0
+    after = [y.i - span.end for y in years if 0 <= y.i - span.end <= 3]
+    return min(after) if after else 10 + _near(span, years)
 
 
 def _near(span, points: list) -> int:
@@ -593,13 +605,14 @@ def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
     options = []
     for c in chosen:
         tokens = list(c.unit.span)
-        year_at = [t for t in tokens if t.like_num and t.text in q.years]
+        year_at = [t for t in tokens if t.like_num and t.text in q.years]  # see _near_year
         focus_at = [t for t in tokens if term_of(t.lemma_) in focus]
         word_at = [t for t in tokens if term_of(t.lemma_) in q_terms]
         for s in typed_spans(c.unit, q):
             label = quantity_label(s.text) if atype is AnswerType.QUANTITY else s.label_
             options.append((-round(c.lexical, 2), 0 if not wanted_label or label == wanted_label else 1,
-                            _near(s, year_at), _near(s, focus_at), _near(s, word_at), -len(s), s, c))
+                            _near_year(s, year_at), _near(s, focus_at), _near(s, word_at), -len(s),
+                            s, c))
     if not options:
         return None
     *_, best, c = min(options, key=lambda o: o[:6])

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from assistant.answer.evidence import binds
 from assistant.answer.types import Refusal
-from assistant.nlp import stem, term_of, token_terms
+from assistant.nlp import stem, term_of, token_terms, verb_term
 from assistant.query import AnswerType
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def frame_conflicts(ev: Evidence) -> tuple[list[Candidate], list[str]]:
             if frame.object and not set(frame.object) - subject & c.unit.terms:
                 continue
             for t in c.unit.span:
-                if term_of(t.lemma_) != frame.verb and term_of(t.text) != frame.verb:
+                if verb_term(t) != frame.verb and term_of(t.text) != frame.verb:
                     continue
                 for agent in _agents(t):
                     a_terms = set(token_terms(agent.subtree))
