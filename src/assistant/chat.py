@@ -199,7 +199,7 @@ class Assistant:
                     yield delta
                 answer = self._checked_llm_answer(question, text, passages, llm.name, warnings)
         if answer is None:  # extractive, a policy refusal, or an LLM answer with no support
-            answer = self._extractive_answer(query, passages)
+            answer = self._extractive_answer(query, passages, docs)
             yield answer.text
         t2 = time.perf_counter()
         answer.resolved_question = query.resolved
@@ -208,8 +208,9 @@ class Assistant:
                              "total": (t2 - t0) * 1000}
         yield answer
 
-    def _extractive_answer(self, query: Query, passages: list[Passage]) -> Answer:
-        draft = self.extractive.draft(query, passages)
+    def _extractive_answer(self, query: Query, passages: list[Passage],
+                           docs: list[str] | None = None) -> Answer:
+        draft = self.extractive.draft(query, passages, docs)
         if draft.refused and not draft.sentences:
             return self._refusal(query.question, passages, "extractive", draft.refusal)
         sentences, cited, short_n = to_sentences(draft)

@@ -169,6 +169,13 @@ def test_json_shape(real_assistant):
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
 
 
+def test_summary_follows_the_document_filter(real_assistant):
+    answer = real_assistant.ask("What is this brief about?", doc="oped")
+    assert {c.doc_id for c in answer.citations} == {"oped"} and len(answer.sentences) == 3
+    answer = real_assistant.ask("Summarise the main points", doc="report")
+    assert {c.doc_id for c in answer.citations} == {"wesp2021-digest"}
+
+
 def test_dense_search_honours_the_document_filter(real_assistant):
     query = real_assistant.analyse("How much did world output contract in 2020?")
     hits = real_assistant.retriever.dense(query.resolved, query.vector, ["wesp2021-digest"])

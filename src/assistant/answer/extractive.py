@@ -243,10 +243,12 @@ class ExtractiveAnswerer:
         return cache[section]
 
     # -- answering ------------------------------------------------------------------------------
-    def draft(self, query: Query, passages: list[Passage]) -> Draft:
+    def draft(self, query: Query, passages: list[Passage], docs: list[str] | None = None) -> Draft:
+        """The answer to `query` from `passages` (an overview summarises `docs`, the document
+        filter, or the documents the question names, or all)."""
         ev = self.evidence(query, passages)
         if query.answer_type is AnswerType.OVERVIEW:
-            return self.summary(query, ev)
+            return self.summary(query, ev, docs)
         verdict: Verdict | None = decide(ev)
         draft = Draft(passages=ev.passages, features=ev.features())
         if verdict is not None:
@@ -313,11 +315,13 @@ class ExtractiveAnswerer:
         return _with_list_items(_reading_order(chosen), ev)
 
     # -- overview ---------------------------------------------------------------------------------
-    def summary(self, q: Query, ev: Evidence) -> Draft:
+    def summary(self, q: Query, ev: Evidence, only: list[str] | None = None) -> Draft:
         """3 sentences per document (the named one, or each), central and diverse: MMR over the
         unit vectors, preferring a section not yet used."""
         cfg = self.config
         docs = q.scope or list(dict.fromkeys(p.doc_id for p in self.paragraphs.values()))
+        if only:  # the document filter wins; the named documents within it
+            docs = [d for d in docs if d in only] or list(only)
         passages: list[Passage] = []
         chosen: list[Candidate] = []
         for doc_id in docs:
