@@ -162,3 +162,13 @@ def terms(text: str, nlp=None) -> list[str]:
     return [w.lower() if len(w) > 1 and w.isupper() else term_of(w)
             for w in _WORD.findall(normalise(text))
             if (len(w) > 1 and w.isupper()) or term_of(w)]
+
+
+@lru_cache(maxsize=4096)
+def _sentences(text: str, name: str) -> tuple[str, ...]:
+    return tuple(s.text.strip() for s in load_pipeline(name)(text).sents if s.text.strip())
+
+
+def sentences(text: str, name: str = DEFAULT_PIPELINE) -> list[str]:
+    """The sentences of a text, from the spaCy parser (cached)."""
+    return list(_sentences(text, name)) if text.strip() else []

@@ -28,7 +28,7 @@ import numpy as np
 from assistant.answer.evidence import numbers
 from assistant.answer.types import REFUSAL, Passage, Sentence
 from assistant.corpus.text import normalise, split_sentences
-from assistant.nlp import stem, terms, words
+from assistant.nlp import sentences, stem, terms, words
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -146,7 +146,7 @@ def looks_like_instruction(sentence: str) -> bool:
 
 def passage_sentences(text: str) -> list[str]:
     """A passage's sentences that may serve as evidence (instruction-like ones are dropped)."""
-    return [s for s in split_sentences(_LIST_ORDINAL.sub("", normalise(text)))
+    return [s for s in sentences(_LIST_ORDINAL.sub("", normalise(text)))
             if not looks_like_instruction(s)]
 
 

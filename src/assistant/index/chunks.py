@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from assistant.corpus.loader import Corpus
 from assistant.corpus.models import Document, Paragraph
-from assistant.corpus.text import split_sentences
+from assistant.nlp import sentences as parser_sentences
 
-CHUNKER_VERSION = 1  # bump when the chunk text or context format changes
+CHUNKER_VERSION = 2  # bump when the chunk text or context format changes (2: spaCy sentences)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,10 @@ def pack_sentences(sentences: list[str], budget: int, count: Callable[[str], int
     return runs
 
 
-def chunk_corpus(corpus: Corpus, count_tokens: Callable[[str], int], max_tokens: int) -> list[Chunk]:
+def chunk_corpus(corpus: Corpus, count_tokens: Callable[[str], int], max_tokens: int,
+                 split: Callable[[str], list[str]] = parser_sentences) -> list[Chunk]:
+    """Chunks of every paragraph; a paragraph over the budget is packed from its sentences
+    (`split`: the spaCy parser's sentences)."""
     chunks: list[Chunk] = []
     for doc in corpus.documents:
         for p in doc.paragraphs:
@@ -73,7 +76,7 @@ def chunk_corpus(corpus: Corpus, count_tokens: Callable[[str], int], max_tokens:
             budget = max(16, max_tokens - 2 - count_tokens(context + "\n\n"))
             text = p.search_text
             runs = [text] if count_tokens(text) <= budget else pack_sentences(
-                split_sentences(text), budget, count_tokens)
+                split(text), budget, count_tokens)
             chunks.extend(Chunk(f"{p.id}#{i}", p, doc, run, context) for i, run in enumerate(runs))
     return chunks
 

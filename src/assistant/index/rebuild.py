@@ -198,7 +198,10 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         if not corpus.documents:
             raise AssistantError(f"No readable documents in {settings.corpus_dir}; the index was "
                                  "not changed. " + " ".join(corpus.warnings))
-        chunks = chunk_corpus(corpus, embedder.count_tokens, settings.chunk_max_tokens)
+        from assistant.nlp import sentences as parser_sentences
+
+        chunks = chunk_corpus(corpus, embedder.count_tokens, settings.chunk_max_tokens,
+                              split=lambda text: parser_sentences(text, settings.spacy_pipeline))
         reusable, why_full = _reusable(old, settings, embedder, full)
         reuse_ids = [c.id for c in chunks if reusable.get(c.id) == c.embed_hash]
         embeddings = _fetch_old_embeddings(settings, old, reuse_ids) if reuse_ids else {}
