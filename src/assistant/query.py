@@ -268,7 +268,8 @@ def _wh(doc):
     whs = [t for t in doc if t.lower_ in QUESTION_WORDS]
     wh = min(whs, key=lambda t: (len(list(t.ancestors)), t.i)) if whs else None
     if wh is None:  # an imperative ("name the regions …", "list the …"): its object is the head
-        root = doc[0] if len(doc) and doc[0].dep_ == "ROOT" and doc[0].pos_ == "VERB" else None
+        root = doc[0] if (len(doc) and doc[0].dep_ == "ROOT" and doc[0].tag_ == "VB"
+                          and doc[0].lemma_ not in ("do", "be", "have")) else None
         obj = next((c for c in root.children if c.dep_ == "dobj"), None) if root is not None else None
         if obj is not None:  # the head of an English noun phrase is its last noun before "of"
             nouns = [t for t in obj.subtree if t.pos_ == "NOUN" and t.i >= obj.left_edge.i
@@ -276,8 +277,15 @@ def _wh(doc):
             obj = nouns[-1] if nouns and obj.pos_ == "PROPN" else obj
         return None, obj
     head = None
+    nxt = wh.doc[wh.i + 1] if wh.i + 1 < len(wh.doc) else None
+    if wh.lower_ == "how" and nxt is not None and nxt.lower_ in ("many", "much") and nxt.head.pos_ == "NOUN":
+        return wh, nxt.head  # "how many deaths": what is counted
     if wh.dep_ == "det" or wh.lower_ in ("which", "what", "whose") and wh.head.pos_ in ("NOUN", "PROPN"):
         head = wh.head if wh.head.pos_ in ("NOUN", "PROPN") and wh.head is not wh else None
+        # "which three areas", not "what did developing countries …" (a misparse: a verb between)
+        if head is not None and (head.i < wh.i or any(
+                t.pos_ in ("VERB", "AUX") for t in wh.doc[wh.i + 1:head.i])):
+            head = None
     if head is None and wh.lower_ in ("what", "which", "who"):
         # "what is the rate …", "which were the countries …": the copula's other argument
         root = wh.head if wh.dep_ != "ROOT" else wh
@@ -366,6 +374,9 @@ def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerT
         return AnswerType.DATE, None, None
     if size or (plural and wh_word in ("which", "what", "who", "")):
         return AnswerType.LIST, item_type(head_term), size
+    if wh_word in ("who", "whom") and wh.head.lemma_ == "be" and any(
+            t.pos_ == "PROPN" for t in doc if t.i != wh.i):
+        return AnswerType.DESCRIPTION, None, None  # "who is Yoo Myung-hee?" wants a description
     if wh_word in ("who", "whom", "whose"):
         return AnswerType.PERSON, None, None
     if wh_word == "where":

@@ -26,7 +26,7 @@ from assistant.answer.policy import MIN_PREDICATE, EvidenceModel, Verdict, decid
 from assistant.answer.types import Passage, Refusal, Sentence
 from assistant.corpus.models import Paragraph
 from assistant.index.sentences import SentenceStore, Unit
-from assistant.nlp import stem, term_of, terms, words
+from assistant.nlp import stem, term_of, terms, token_terms, words
 from assistant.query import ENTITY_LABELS, AnswerType, Query
 
 # General English causal connectives (lemmas): what a reason-sentence tends to contain.
@@ -198,10 +198,11 @@ class ExtractiveAnswerer:
         # nouns a quantity must be about: the specific ones (in at most a sixth of the paragraphs;
         # "economy" says little, "poverty" a lot)
         specific = math.log(1 + 6)
-        measured = {t for t in q.measured if idf(t) >= specific} - set(q.focus)
+        vocabulary = self.store.vocabulary  # a word the corpus never uses cannot be required
+        measured = {t for t in q.measured if idf(t) >= specific and t in vocabulary} - set(q.focus)
         # a figure is bound when its sentence also names (half of) what the question says it
         # measures (4.3 per cent of world output, not of developing countries)
-        bound_to = set(q.measured) - set(q.focus)
+        bound_to = (set(q.measured) & vocabulary) - set(q.focus)
         for c in cands:
             p = passages[c.passage_index]
             acr, ctx_terms = contexts[c.passage_index]
@@ -412,8 +413,9 @@ def typed_spans(unit: Unit, q: Query) -> list:
             if ent is None or not figures(ent.text) or (numbers(ent.text) <= (q.years | q.figures)):
                 continue
             ent = _with_counted_noun(ent)
-        if atype is AnswerType.DATE and (years(ent.text) & q.years) and len(ent) == 1:
-            continue
+        if atype is AnswerType.DATE and ((years(ent.text) & q.years and len(ent) == 1)
+                                         or not any(t.pos_ in ("NOUN", "PROPN", "NUM") for t in ent)):
+            continue  # the year asked about, or "monthly": not a date
         out.append(ent)
     if atype in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
         out = _coordinated(out)
@@ -574,6 +576,12 @@ def _near_year(span, years: list) -> int:
     return min(after) if after else 10 + _near(span, years)
 
 
+def _words_near(span, points: list, reach: int = 3) -> int:
+    """How many different question words stand within `reach` edges of the span."""
+    return len({term_of(a.lemma_) for a in points if not span.start <= a.i < span.end
+                and _tree_distance(span.root, a) <= reach})
+
+
 def _near(span, points: list) -> int:
     """Parse-tree distance from a span to the nearest anchor outside it (0 with no anchors)."""
     return min((_tree_distance(span.root, a) for a in points
@@ -610,16 +618,20 @@ def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
     for c in chosen:
         tokens = list(c.unit.span)
         year_at = [t for t in tokens if t.like_num and t.text in q.years]  # see _near_year
-        focus_at = [t for t in tokens if term_of(t.lemma_) in focus]
+        focus_at = [t for t in tokens if t.pos_ in ("NOUN", "PROPN") and term_of(t.lemma_) in focus]
         word_at = [t for t in tokens if term_of(t.lemma_) in q_terms]
         for s in typed_spans(c.unit, q):
             label = quantity_label(s.text) if atype is AnswerType.QUANTITY else s.label_
-            options.append((-round(c.lexical, 2), 0 if not wanted_label or label == wanted_label else 1,
-                            _near_year(s, year_at), _near(s, focus_at), _near(s, word_at), -len(s),
-                            s, c))
-    if not options:
-        return None
-    *_, best, c = min(options, key=lambda o: o[:6])
+            counts = set(token_terms(s))  # "23 deaths" answers "how many deaths", not "2,412 cases"
+            kind_ok = (not wanted_label or label == wanted_label) and (
+                not (counts and focus) or bool(counts & focus) or atype is not AnswerType.QUANTITY)
+            options.append((-round(c.lexical, 2), 0 if kind_ok else 1,
+                            _near_year(s, year_at),
+                            0 if atype is AnswerType.QUANTITY else _near(s, focus_at),
+                            -_words_near(s, word_at), _near(s, word_at), -len(s), s, c))
+    if not options or (wanted_label and all(o[1] for o in options)):
+        return None  # nothing of the kind asked ("what share" and no percentage): no short answer
+    *_, best, c = min(options, key=lambda o: o[:7])
     offset = best.start_char - c.unit.span.start_char
     verbatim = c.unit.text[offset:offset + len(best.text)].strip(" ,;:()")
     if verbatim.endswith(("'s", "’s", "´s")):
@@ -661,13 +673,15 @@ def _with_list_items(chosen: list[Candidate], ev: Evidence) -> list[Candidate]:
 
 
 def _reading_order(chosen: list[Candidate]) -> list[Candidate]:
-    """The best unit first; units of the same paragraph stay in document order."""
+    """The best unit first, then the other units of its paragraph in document order; then the
+    same for each further paragraph."""
     order: list[Candidate] = []
     for c in chosen:
         if c in order:
             continue
-        order.extend(sorted((o for o in chosen if o.passage_index == c.passage_index),
-                            key=lambda o: o.unit.position))
+        order.append(c)
+        order.extend(sorted((o for o in chosen if o.passage_index == c.passage_index
+                             and o not in order), key=lambda o: o.unit.position))
     return order
 
 
