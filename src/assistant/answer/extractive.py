@@ -194,7 +194,10 @@ class ExtractiveAnswerer:
             contexts.append((with_acronyms(context),
                              self.store.paragraph_terms.get(p.paragraph_id, frozenset())
                              | set(terms(f"{p.section} {self.doc_context.get(p.doc_id, '')}"))))
-        several_years = len(q.years) >= 2
+        # a year must stand in the sentence when it dates a figure; as the time of a reason or
+        # a description ("why did X collapse in 2020?"), or when years are compared, its
+        # section is enough
+        year_context = len(q.years) >= 2 or not (q.figures or q.answer_type is AnswerType.QUANTITY)
         # nouns a quantity must be about: the specific ones (in at most a sixth of the paragraphs;
         # "economy" says little, "poverty" a lot)
         specific = math.log(1 + 6)
@@ -226,7 +229,7 @@ class ExtractiveAnswerer:
             c.other_names = any(ent.label_ in OTHER_NAME_LABELS and not any(
                 mentions(ent.text, with_acronyms(e.text)) or mentions(e.text, with_acronyms(ent.text))
                 for e in q.entities) for ent in [*c.unit.span.ents, *self._section_ents(p.section)])
-            in_reach = c.unit_numbers | (numbers(f"{p.text} {p.section}") if several_years else set())
+            in_reach = c.unit_numbers | (self._section_numbers(p) if year_context else set())
             c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
             if q.figures and bound_to and 2 * len(bound_to & c.unit.terms) < len(bound_to):
                 c.missing_numbers = tuple(sorted(set(c.missing_numbers) | q.figures | q.years))
@@ -236,6 +239,16 @@ class ExtractiveAnswerer:
                        + cfg.w_rank / (1 + c.passage_index) + (cfg.type_bonus if c.fits else 0.0))
             if q.about_document and p.kind in {k.value for k in q.meta_kinds}:
                 c.score += cfg.meta_bonus
+
+    def _section_numbers(self, p: Passage) -> set[str]:
+        """Numbers of every paragraph of the passage's section (and of the section title)."""
+        cache = self.__dict__.setdefault("_section_number_cache", {})
+        key = (p.doc_id, p.section)
+        if key not in cache:
+            texts = [q.text for q in self.paragraphs.values()
+                     if q.doc_id == p.doc_id and q.section_path == p.section]
+            cache[key] = numbers(" ".join([p.section, p.text, *texts]))
+        return cache[key]
 
     def _section_ents(self, section: str) -> list:
         cache = self.__dict__.setdefault("_sections", {})

@@ -274,6 +274,8 @@ def load_model(path: Path = MODEL_FILE) -> EvidenceModel:
 
 
 def weak_evidence(ev: Evidence) -> Verdict | None:
+    if ev.query.answer_type in (AnswerType.DOCUMENT, AnswerType.OVERVIEW):
+        return None  # the document's own card, or a summary: nothing to be weak about
     model = ev.model or load_model()
     p = model.probability(ev.features())
     if p < model.threshold:
