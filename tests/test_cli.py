@@ -104,3 +104,14 @@ def _batch(corpus_dir):
             {"role": "user", "content": "How much did world gross product contract in 2020?"}]}),
         "not json"]) + "\n", "utf-8")
     return path
+
+
+def test_a_manifest_of_the_wrong_shape_is_one_line_and_rebuild_full_recovers(run, tmp_path):
+    run("index", "rebuild", "-q")
+    (tmp_path / "index" / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+    for args in (("index", "status"), ("ask", "How many people were pushed into poverty?")):
+        res = run(*args, code=1)
+        assert "assistant index rebuild --full" in res.stderr
+        assert len(res.stderr.strip().splitlines()) <= 3
+    run("index", "rebuild", "--full", "-q")
+    assert json.loads(run("index", "status", "--json").stdout)["fresh"]

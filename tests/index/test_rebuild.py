@@ -168,3 +168,20 @@ def test_stale_warning_is_cached_but_sees_a_corpus_edit(corpus_dir, make_setting
     (corpus_dir / "extra.md").write_text("# Extra\n\nNew text.\n", "utf-8")
     warning = assistant._stale_warning()
     assert warning and "corpus file added: extra.md" in warning[0]
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "not json", '{"schema": 1}', '"text"',
+                                     '{"schema": 1, "version": "v"}', ""])
+def test_a_malformed_manifest_is_one_clear_error_and_full_rebuild_recovers(
+        corpus_dir, make_settings, content):
+    from assistant.chat import Assistant
+    from assistant.errors import IndexCorruptError
+    from assistant.index.manifest import manifest_path, read_manifest
+
+    settings = make_settings(corpus_dir)
+    Assistant(settings).rebuild()
+    manifest_path(settings.index_dir).write_text(content, encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="assistant index rebuild --full"):
+        read_manifest(settings.index_dir)
+    report = Assistant(settings).rebuild(full=True)
+    assert read_manifest(settings.index_dir).version == report.version
