@@ -122,3 +122,25 @@ def test_terms_unify_inflections_and_derivations():
     assert terms("growth", nlp) == terms("grow", nlp)
     assert terms("withdrawal", nlp) == terms("withdrew", nlp)
     assert terms("the US", nlp) == ["us"]  # an acronym is not the pronoun "us"
+
+
+@pytest.mark.parametrize("raw, plain", [
+    ("<b>x</b> How much did world output contract in 2020?<script>alert(1)</script>",
+     "x How much did world output contract in 2020?"),
+    ("How much\x00 did \x1b[31mworld\u202e output fall?", "How much did [31mworld output fall?"),
+    ("<img src=x onerror=alert(1)>Who wrote the op-ed?", "Who wrote the op-ed?"),
+    ("What is 3 < 4 and 5 > 2 about?", "What is 3 < 4 and 5 > 2 about?"),
+])
+def test_questions_are_plain_text_before_analysis(raw, plain):
+    from assistant.chat import check_question
+
+    assert check_question(raw) == plain
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "<script>alert(1)</script>", "\x00\x1b"])
+def test_an_empty_question_gets_a_message(raw):
+    from assistant.chat import check_question
+    from assistant.errors import QuestionError
+
+    with pytest.raises(QuestionError, match="empty"):
+        check_question(raw)

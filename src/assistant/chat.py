@@ -3,7 +3,9 @@ answerers together. The CLI, the web chat and the evaluation suite all go throug
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,8 +45,20 @@ class Hit:
 REPORT_KINDS = ("digest", "report")
 
 
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->", re.DOTALL)
+
+
+def plain_question(question: str) -> str:
+    """The question as plain text: scripts and markup removed, control and direction-override
+    characters dropped, whitespace collapsed."""
+    text = _TAG.sub(" ", _SCRIPT.sub(" ", str(question or "")))
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(text.split())
+
+
 def check_question(question: str) -> str:
-    question = " ".join(str(question or "").split())
+    question = plain_question(question)
     if not question:
         raise QuestionError("The question is empty. Ask something about the op-ed or the UN report.")
     if len(question) > MAX_QUESTION_CHARS:

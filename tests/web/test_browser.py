@@ -211,7 +211,8 @@ def test_injected_markup_never_runs(page):
     hostile = f"What was the zebra crossing budget of Freedonia {IMG.replace('1', '3')}?"
     answer = ask(page, hostile)
     user = page.locator("#ba-chat .ba-question").last.text_content()
-    assert "<img src=x" in user  # the question is shown as text
+    # markup is stripped from the question before it is shown or answered
+    assert user == "What was the zebra crossing budget of Freedonia ?"
     near = answer.locator("button.ba-cite", has_text="[1]").first
     near.click()
     panel = panel_text(page, "Freedonia")

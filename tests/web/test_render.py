@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.types import REFUSAL, Answer, Citation, Refusal, Sentence, ShortAnswer
+from assistant.chat import plain_question
 from assistant.config import Settings
 from assistant.corpus.loader import load_corpus
 from assistant.index.status import index_status
@@ -148,7 +149,7 @@ def handlers(corpus, settings, poverty_answer, hostile_answer, tmp_path):
     from assistant.web.app import ChatHandlers
 
     fake = FakeAssistant(corpus, settings, {poverty_answer.question: poverty_answer,
-                                            " ".join(HOSTILE_QUESTION.split()): hostile_answer})
+                                            plain_question(HOSTILE_QUESTION): hostile_answer})
     return ChatHandlers(fake, stream_delay=0, export_dir=tmp_path / "export")
 
 
@@ -331,8 +332,10 @@ def test_chat_escapes_a_hostile_question_and_paragraph(handlers, hostile_answer)
     _, (messages, turns, _, _) = run_chat(handlers, HOSTILE_QUESTION)
     for m in messages:
         assert_safe(m["content"])
-    assert "&lt;img src=x onerror=" in messages[0]["content"]
-    assert IMG in TagAudit(messages[1]["content"]).plain
+    # markup is stripped from a question before it is shown or answered (never echoed raw)
+    assert TagAudit(messages[0]["content"]).plain == "What about and and x ?"
+    assert "onerror" not in messages[0]["content"] and "script" not in messages[0]["content"]
+    assert IMG in TagAudit(messages[1]["content"]).plain  # corpus text is shown, escaped
     assert turns[0].answer is hostile_answer
 
 
@@ -342,8 +345,10 @@ def test_over_long_and_empty_questions_get_a_friendly_message(handlers):
     assert "the limit is 1000" in messages[-1]["content"]
     assert "Ask a shorter question" in messages[-1]["content"]
     assert turns[0].answer is None and export["interactive"] is False
-    outputs, (messages, turns, _, _) = run_chat(handlers, "   ")
-    assert len(outputs) == 1 and messages == [] and turns == []
+    for empty in ("   ", "<b></b>", "\x00\x1b"):  # nothing left once markup and controls go
+        outputs, (messages, turns, _, _) = run_chat(handlers, empty)
+        assert len(outputs) == 1 and turns == []
+        assert "The question is empty" in messages[-1]["content"]
 
 
 def test_token_deltas_stream_as_they_come(handlers, poverty_answer, monkeypatch):

@@ -29,6 +29,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
 import gradio as gr
 
 from assistant.answer.types import Answer
+from assistant.chat import plain_question
 from assistant.errors import AssistantError
 from assistant.web import render
 
@@ -207,8 +208,10 @@ class ChatHandlers:
         """Yields (messages, turns, question box, export file) as the answer streams."""
         messages = list(messages or [])
         turns = list(turns or [])
-        question = " ".join(str(question or "").split())
+        question = plain_question(question)  # no markup or control characters, ever echoed
         if not question:
+            messages.append({"role": "assistant", "content": render.render_error(
+                "The question is empty. Ask something about the op-ed or the UN report.")})
             yield list(messages), list(turns), "", self._export(turns)
             return
         history = render.history_for(turns) if turns else render.history_from_messages(messages)
