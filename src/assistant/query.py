@@ -113,7 +113,7 @@ class Entity:
     label: str  # spaCy label, or PROPN for a proper-noun run the NER missed
     terms: tuple[str, ...]
     start: int = 0  # token index in the question
-    group: int = 0  # names joined by "and"/"or" share a group ("Africa and South Asia")
+    group: int = 0  # names joined by "and"/"or" share a group ("Chile and Peru")
 
 
 @dataclass(frozen=True)
@@ -409,7 +409,7 @@ def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],
         kinds |= DOCUMENT_NOUNS.get(noun, frozenset())
     verbs = {term_of(t.lemma_) for t in doc if t.pos_ in ("VERB", "AUX")} - {None}
     if referenced or (wh is not None and wh.lower_ in ("who", "when", "where", "how")):
-        for verb in verbs:  # "who wrote …?", "tell me who penned …", "how long to read"
+        for verb in verbs:  # "who wrote …?", "say who authored …", "how long to read"
             kinds |= DOCUMENT_VERBS.get(verb, frozenset())
     if not kinds and referenced and content and set(content) <= DOCUMENT_PROPERTIES:
         kinds = frozenset({Kind.METADATA})  # "what kind of piece is the op-ed?"

@@ -153,8 +153,8 @@ class Retriever:
 
 
 def short_reference(note: str) -> str:
-    """"United Nations, ..., World Economic Situation and Prospects 2021, (...), p.116." ->
-    "WESP 2021, p. 116": the longest run of capitalised title words becomes its initials."""
+    """"Some Agency, ..., Annual Review of Trade and Growth 2021, (...), p.12." ->
+    "ARTG 2021, p. 12": the longest run of capitalised title words becomes its initials."""
     runs = re.findall(r"((?:[A-Z][a-z]+(?:\s+(?:and|of|the|on|for)\s+|\s+)){2,}[A-Z][a-z]+)\s*(\d{4})?", note)
     page = re.search(r"\bpp?\.\s*(\d+(?:[-–]\d+)?)", note)
     if not runs:

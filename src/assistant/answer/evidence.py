@@ -74,7 +74,7 @@ def mentions(name: str, text_with_acronyms: str) -> bool:
 
 def binds(entity, text_with_acronyms: str, words: frozenset[str] | set[str]) -> bool:
     """Is a question entity mentioned in a text: by name or acronym, or, for a name that is not
-    a person's, each of its terms is one of the text's `words` (terms) or extends one by a
+    a person's, every term of it is among the text's `words` (terms) or extends one by a
     suffix ("Latin American" ~ "Latin America", "Nigerian" ~ "Nigeria")."""
     if mentions(entity.text, text_with_acronyms):
         return True

@@ -222,7 +222,7 @@ class ExtractiveAnswerer:
             c.unit_numbers = frozenset(numbers(c.text))
             c.unit_figures = frozenset(figures(c.text))
             c.missing_names = tuple(e.text for e in q.entities if not binds(e, acr, ctx_terms))
-            # every name bound; of names joined by "and", one is enough ("Africa and South Asia")
+            # every name bound; of names joined by "and", one is enough ("X and Y": either)
             missing = set(c.missing_names)
             c.names_ok = all(any(o.text not in missing for o in q.entities if o.group == e.group)
                              for e in q.entities)
@@ -296,26 +296,26 @@ class ExtractiveAnswerer:
         best = usable[0]
         chosen = [best]
         extra: list[Candidate] = []
-        for part in q.subquestions:  # "how did X fare, and how does the UN see Y?"
+        for part in q.subquestions:  # "what happened to X, and what is expected for Y?"
             part_terms = set(terms(part)) - set().union(*(c.unit.terms for c in chosen))
             pick = max((c for c in pool if c not in chosen and part_terms & c.unit.terms),
                        key=lambda c: (len(part_terms & c.unit.terms), c.score), default=None)
             if pick is not None:
                 extra.append(pick)
-        if len(q.scope) > 1:  # "the op-ed says X; what does the UN report say?"
+        if len(q.scope) > 1:  # a question that names two documents hears from both
             for doc_id in q.scope:
                 if not any(ev.passages[c.passage_index].doc_id == doc_id for c in chosen + extra):
                     pick = next((c for c in pool if ev.passages[c.passage_index].doc_id == doc_id), None)
                     if pick is not None and pick.score >= best.score * 0.5:
                         extra.append(pick)
         alternatives = [e for e in q.entities if sum(o.group == e.group for o in q.entities) > 1]
-        for e in alternatives:  # "Africa and South Asia": each name gets its best sentence(s)
+        for e in alternatives:  # "X and Y": each name gets its best sentence(s)
             own = [c for c in pool if e.text not in c.missing_names and c.fits]
             for c in own[:1 + (len(q.years) > 1)]:
                 if c not in chosen + extra and c.score >= best.score * 0.5:
                     extra.append(c)
         chosen += [c for c in extra if c not in chosen]
-        if q.more:  # "tell me more about …": the whole of the best paragraph, in order
+        if q.more:  # asked to elaborate: the whole of the best paragraph, in order
             chosen += [c for c in ev.candidates if c.passage_index == best.passage_index and c not in chosen]
         limit = cfg.max_sentences_list if q.answer_type is AnswerType.LIST else cfg.max_sentences
         limit = max(limit, len(chosen))
@@ -623,7 +623,7 @@ def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
         return None  # a list of what? Untyped coordinations are too often the wrong ones
     groups = [e.group for e in q.entities]
     if len(set(groups)) < len(groups) or len(q.years) > 1 or q.subquestions:
-        return None  # several things asked ("Africa and South Asia"): no single span answers them
+        return None  # several things asked ("X and Y"): no single span answers them
     q_terms = set(q.terms)
     focus = set(q.focus)
     wanted_label = next((MEASURE_LABELS[f] for f in q.focus if f in MEASURE_LABELS), None)

@@ -1,5 +1,6 @@
-"""Follow-up questions resolved against the conversation, by heuristics (no LLM): "and in
-2022?", "what about Africa?", "tell me more about the second one", "who said that?"."""
+"""Follow-up questions resolved against the conversation, by heuristics (no LLM): a new year
+("and for 2021?"), a new name ("what about Asia?"), an ordinal ("go on about the third"),
+attribution ("whose claim is that?")."""
 
 from __future__ import annotations
 

@@ -93,7 +93,7 @@ def _agents(token) -> list:
     else:
         found = [c for c in kids if c.dep_ == "nsubj"]
         if not found and token.dep_ in ("xcomp", "conj") and token.head.pos_ == "VERB":
-            # "GDP is estimated to have fallen": the subject of the governing verb
+            # "prices are said to have risen": the subject of the governing verb
             found = [c for c in token.head.children if c.dep_ in ("nsubj", "nsubjpass")]
     return found
 
@@ -153,8 +153,7 @@ def premise_mismatch(ev: Evidence) -> Verdict | None:
 
 def _anchor(token) -> set[str]:
     """What a directional verb is about: its subject's head word plus the names in the subject
-    ("output of the economies in transition" -> output; "Latin America's GDP" -> gdp, latin,
-    america)."""
+    ("exports of the smaller states" -> export; "Chile's wages" -> wage, chile)."""
     subj = [c for c in token.children if c.dep_ in ("nsubj", "nsubjpass")]
     if not subj and token.dep_ in ("xcomp", "conj", "ccomp"):
         subj = [c for c in token.head.children if c.dep_ in ("nsubj", "nsubjpass", "dobj")]

@@ -63,7 +63,7 @@ class Sentence:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why an answer was refused: the name of the policy check that fired, and what it saw."""
+    """Why an answer was refused: which policy check fired, and what it saw."""
 
     check: str  # unknown_subject | premise_mismatch | figure_not_bound | answer_type_absent | ...
     detail: str
