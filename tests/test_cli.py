@@ -16,7 +16,7 @@ def run(corpus_dir, tmp_path):
 
     def run(*args, code=0):
         res = subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env,
-                             capture_output=True, text=True, timeout=300)
+                             capture_output=True, text=True, timeout=300, check=False)
         assert res.returncode == code, res.stderr
         assert "Traceback" not in res.stderr
         return res

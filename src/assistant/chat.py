@@ -24,7 +24,7 @@ from assistant.answer.types import (
 )
 from assistant.config import Settings, offline_environment
 from assistant.corpus.loader import Corpus, corpus_signature, load_corpus
-from assistant.errors import QuestionError
+from assistant.errors import AssistantError, QuestionError
 from assistant.index import sentences as sidecar
 from assistant.index.embedding import Embedder, load_embedder
 from assistant.index.manifest import manifest_path
@@ -161,8 +161,6 @@ class Assistant:
             return [doc]
         if doc in ("report", "un-report", "wesp"):
             return [d.doc_id for d in self.corpus.documents if d.kind in REPORT_KINDS]
-        from assistant.errors import AssistantError
-
         raise AssistantError(f"Unknown document '{doc}'. Use one of: all, report, {', '.join(ids)}.")
 
     def search(self, query: str, k: int = 8, doc: str | None = None) -> list[Passage]:
@@ -263,7 +261,7 @@ class Assistant:
     def llm_backend(self, name: str):
         """The configured LLM backend `name` ("openai" or "local"), not yet checked."""
         from assistant.answer.llm import LocalBackend, OpenAIBackend
-        from assistant.errors import AssistantError, LLMUnavailableError
+        from assistant.errors import LLMUnavailableError
 
         cache = self.__dict__.setdefault("_llm_backends", {})
         if name not in cache:
@@ -319,7 +317,7 @@ class Assistant:
             return list(cached[1])
         try:
             status = self.status()
-        except Exception:
+        except (AssistantError, OSError):  # an unreadable index is reported by the answer path
             return []
         warnings = []
         if status.manifest and not status.fresh:

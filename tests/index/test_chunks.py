@@ -12,7 +12,7 @@ def test_every_chunk_fits_the_window_and_keeps_its_paragraph(corpus, real_embedd
         assert c.text in c.paragraph.search_text  # a chunk is a piece of one paragraph
         by_para.setdefault(c.paragraph.id, []).append(c)
     assert set(by_para) == {p.id for p in corpus.paragraphs}
-    for pid, parts in by_para.items():
+    for parts in by_para.values():
         assert " ".join(c.text for c in parts) == parts[0].paragraph.search_text
 
 

@@ -76,7 +76,8 @@ def test_cli_refuses_concurrent_rebuild(corpus_dir, make_settings):
     lock = acquire_lock(settings.index_dir)
     try:
         res = subprocess.run([sys.executable, "-m", "assistant.cli", "index", "rebuild", "-q"],
-                             env=_env(settings), capture_output=True, text=True, timeout=120)
+                             env=_env(settings), capture_output=True, text=True, timeout=120,
+                             check=False)
     finally:
         lock.release()
     assert res.returncode == 1

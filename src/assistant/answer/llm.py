@@ -336,7 +336,7 @@ class LocalBackend:
                     model.generate(**inputs, streamer=streamer, max_new_tokens=max_new_tokens,
                                    do_sample=False, repetition_penalty=1.1, pad_token_id=pad,
                                    stopping_criteria=StoppingCriteriaList([_Stop()]))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - generation thread: re-raised by the caller
                 errors.append(exc)
                 streamer.end()
 

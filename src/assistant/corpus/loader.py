@@ -223,7 +223,7 @@ def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0) -> Corpus:
             corpus.warnings.append(str(exc))
             corpus.skipped.append(rel)
             continue
-        except Exception as exc:  # a reader bug must not take the whole corpus down
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not take the whole corpus down
             corpus.warnings.append(f"{rel}: could not be read ({type(exc).__name__}: {exc}); skipped.")
             corpus.skipped.append(rel)
             continue

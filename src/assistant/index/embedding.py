@@ -8,6 +8,7 @@ sentence-transformers model folder.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ class HashingEmbedding(BaseEmbedding):
     def _vec(self, text: str) -> list[float]:
         words = _WORD.findall(text.lower())
         v = np.zeros(self.dim, dtype=np.float32)
-        for tok in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+        for tok in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
             h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
             v[h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
         n = np.linalg.norm(v)

@@ -52,12 +52,12 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     try:
         data = json.loads(path.read_text("utf-8"))
         if not isinstance(data, dict):
-            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
         if data.get("schema") != SCHEMA:
             raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
         manifest = Manifest(**data)
         if not isinstance(manifest.paragraphs, dict) or not isinstance(manifest.documents, list):
-            raise ValueError("paragraphs or documents of the wrong shape")
+            raise TypeError("paragraphs or documents of the wrong shape")
         return manifest
     except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(f"The index manifest {path} is unreadable ({exc}). Run "

@@ -139,7 +139,7 @@ def _fetch_old_embeddings(settings: Settings, old: Manifest, ids: list[str]) -> 
             got = coll.get(ids=ids[i:i + 500], include=["embeddings"])
             out.update({cid: list(map(float, e)) for cid, e in zip(got["ids"], got["embeddings"])})
         return out
-    except Exception:  # an unreadable old version just means everything is embedded again
+    except Exception:  # noqa: BLE001 - an unreadable old version just means re-embedding all
         return {}
 
 

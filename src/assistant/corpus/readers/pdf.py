@@ -144,7 +144,7 @@ def _load(data: bytes, name: str) -> tuple[dict, list[tuple[float, float, list[d
                 pages = [(p.width, p.height, p.extract_words(extra_attrs=["size", "fontname"]))
                          for p in pdf.pages]
                 return dict(pdf.metadata or {}), pages
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - pdfplumber/pdfminer raise many types on bad files
             reason = f"{type(exc).__name__}: {exc}".strip(": ")
     raise CorpusError(f"{name}: not a readable PDF ({reason}). Replace or remove the file, "
                       "then run `assistant index rebuild`.")
