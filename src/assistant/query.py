@@ -124,9 +124,7 @@ class Frame:
     subject: tuple[str, ...]  # terms of the subject ("mexico")
     object: tuple[str, ...]  # terms of the direct object or complement
     subject_text: str = ""
-    subject_head: str | None = None  # the term of the subject's head noun ("countries" -> countri)
     attribution: bool = False  # the subject is a document, its author or publisher ("Ventura says")
-    polarity: int = 0  # +1 rise/join/support, -1 fall/leave/oppose (general English), 0 neither
 
 
 @dataclass(frozen=True)
@@ -163,11 +161,6 @@ class Query:
     @property
     def about_document(self) -> bool:
         return self.answer_type is AnswerType.DOCUMENT
-
-    @property
-    def names(self) -> list[Entity]:
-        """Entities the answer must be about."""
-        return self.entities
 
 
 # General words for the whole collection ("what does the brief say …"): every document.
@@ -311,7 +304,7 @@ def polarity_of(lemma: str) -> int:
     return 1 if word in UP else -1 if word in DOWN else 0
 
 
-def _frames(doc, names: set[str], attributed: set[str]) -> list[Frame]:
+def _frames(doc, attributed: set[str]) -> list[Frame]:
     frames = []
     for t in doc:
         if t.pos_ not in ("VERB", "NOUN") or t.dep_ not in ("ROOT", "xcomp", "ccomp", "conj", "relcl",
@@ -330,10 +323,8 @@ def _frames(doc, names: set[str], attributed: set[str]) -> list[Frame]:
         o_terms = tuple(x for c in obj for x in token_terms(c.subtree))
         s_text = " ".join(doc[c.left_edge.i:c.right_edge.i + 1].text for c in subj)
         if s_terms or o_terms:
-            head = next((term_of(c.lemma_) for c in subj if c.pos_ in ("NOUN", "PROPN")), None)
-            frames.append(Frame(verb, s_terms, o_terms, s_text, subject_head=head,
-                                attribution=bool(set(s_terms) & attributed),
-                                polarity=polarity_of(t.lemma_)))
+            frames.append(Frame(verb, s_terms, o_terms, s_text,
+                                attribution=bool(set(s_terms) & attributed)))
     return frames
 
 
@@ -488,7 +479,7 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
         numbers=numbers(resolved), years=years(resolved), figures=figures(resolved),
         answer_type=atype, item_type=item, list_size=size,
         focus=tuple(token_terms([head])) if head is not None else (), measured=measured,
-        frames=_frames(doc, names, attributed), scope=scope, meta_kinds=meta,
+        frames=_frames(doc, attributed), scope=scope, meta_kinds=meta,
         subquestions=parts if len(parts) > 1 else [],
         vector=embed(resolved) if embed else None,
         is_followup=resolved != question,

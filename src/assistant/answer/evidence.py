@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 
 from assistant.corpus.text import normalise
 
@@ -40,6 +41,7 @@ def acronym(phrase: str) -> str:
     return "".join(w[0] for w in phrase.split() if w[:1].isupper()).lower()
 
 
+@lru_cache(maxsize=8192)  # the same corpus sentences are prepared for every question
 def with_acronyms(text: str) -> str:
     """Lower-cased text (possessives dropped) followed by the acronyms of its capitalised names,
     so "WTO" in a question matches "World Trade Organization´s" in a paragraph."""

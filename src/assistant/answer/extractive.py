@@ -33,7 +33,6 @@ from assistant.query import ENTITY_LABELS, AnswerType, Query
 CAUSAL_LEMMAS = frozenset(stem(w) for w in words(
                           "because cause due result consequence reason lead drive owe thanks "
                           "hence therefore trigger fuel"))
-NUMERIC_LABELS = ENTITY_LABELS[AnswerType.QUANTITY]
 OTHER_NAME_LABELS = frozenset({"GPE", "LOC", "NORP", "ORG", "PERSON"})
 
 

@@ -798,11 +798,6 @@ def _parse(corpus, nlp) -> dict[str, object]:
     return {p.id: doc for p, doc in zip(paras, nlp.pipe([p.text for p in paras]))}
 
 
-def extract_facts(corpus, nlp, docs: dict | None = None) -> list[Fact]:
-    """Every usable fact of the body and list-item paragraphs, in corpus order."""
-    return _extract(corpus, nlp, docs)[0]
-
-
 def _extract(corpus, nlp, docs: dict | None = None) -> tuple[list[Fact], list[Entity]]:
     docs = docs if docs is not None else _parse(corpus, nlp)
     extractor = _Extractor(nlp)

@@ -102,9 +102,6 @@ class SentenceStore:
     def idf_of(self, term: str) -> float:
         return self.idf.get(term, math.log(1 + max(1, len(self.docs))))
 
-    def all_units(self) -> list[Unit]:
-        return [u for us in self.units.values() for u in us]
-
 
 # -- build ---------------------------------------------------------------------------------------
 def _read_raw(directory: Path, nlp) -> tuple[dict, list, np.ndarray]:
