@@ -50,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/ask_latency.py
 
 clean:
-	rm -rf $(VENV) index/manifest.json index/versions index/.rebuild.lock
+	rm -rf $(VENV) index/manifest.json index/versions index/models index/.rebuild.lock

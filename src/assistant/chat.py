@@ -84,8 +84,10 @@ class Assistant:
     # -- wiring (each part built once, on first use) --------------------------------------------
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder_factory(self.settings.embedding_model, self.settings.embed_batch_size,
-                                      self.settings.torch_threads)
+        embedder = self._embedder_factory(self.settings.embedding_model,
+                                          self.settings.embed_batch_size, self.settings.torch_threads)
+        embedder.models_dir = self.settings.index_dir / "models"
+        return embedder
 
     @cached_property
     def corpus(self) -> Corpus:
@@ -125,15 +127,14 @@ class Assistant:
     def analyse(self, question: str, history: list[dict] | None = None, llm=None) -> Query:
         """The question analysed once (resolved against the history, parsed, embedded)."""
         return analyse(question, history, self.nlp, self.corpus.documents,
-                       embed=self.embedder.model.get_query_embedding,
+                       embed=self.embedder.query_vector,
                        condense=llm.condense if llm is not None else None)
 
     def embed_sentences(self, texts: list[str]) -> np.ndarray:
         """L2-normalised sentence embeddings, cached for the life of the process."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
         if missing:
-            vectors = np.asarray(self.embedder.model.get_text_embedding_batch(missing), dtype=np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+            vectors = self.embedder.query_vectors(missing)
             self._sentence_vectors.update(zip(missing, vectors))
         return np.stack([self._sentence_vectors[t] for t in texts]) if texts else np.zeros((0, 1))
 
@@ -169,7 +170,7 @@ class Assistant:
 
     def dense_search(self, query: str, k: int = 5) -> list[Hit]:
         """Dense retrieval straight from Chroma, without the retriever (index checks, tests)."""
-        vector = self.embedder.model.get_query_embedding(query)
+        vector = self.embedder.query_vector(query)
         res = self.index.collection.query(query_embeddings=[vector], n_results=min(k * 3, 50),
                                           include=["metadatas", "distances"])
         hits: dict[str, Hit] = {}

@@ -13,6 +13,7 @@ corpus or from the evaluation questions.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -55,11 +56,29 @@ class PipelineError(AssistantError):
     pass
 
 
+def _import_spacy():
+    """spaCy, imported without letting thinc import torch. thinc imports torch when it is
+    installed only to offer PyTorch layers, which the CPU pipelines here never use; on the
+    query path that would add a second of imports (torch is otherwise only needed to build
+    the index). A `None` entry in sys.modules makes `import torch` fail for that moment only;
+    if torch is already loaded nothing changes."""
+    if "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
+
+
 @lru_cache(maxsize=4)
 def load_pipeline(name: str = DEFAULT_PIPELINE):
     """The spaCy pipeline installed as package `name` (tagger, parser, NER, lemmatiser)."""
-    import spacy  # heavy: imported only where text is parsed
-
+    spacy = _import_spacy()  # heavy: imported only where text is parsed
     try:
         return spacy.load(name)
     except (OSError, ImportError) as exc:

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma, through llama-index) over the chunks and BM25 (bm25s) over
+"""Hybrid retrieval: dense (the Chroma collection) over the chunks and BM25 (bm25s) over
 the paragraphs, tokenised with the product's one text toolkit (the lemma stems of
 ``assistant.nlp``, plus numbers as tokens), fused with weighted reciprocal rank fusion and
 collapsed to paragraphs. Priors: bylines and captions do not crowd out body text unless the
@@ -7,6 +7,7 @@ in corpus metadata) prefers that document's paragraphs."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -43,15 +44,11 @@ class Retriever:
     def __init__(self, corpus: Corpus, collection, embedder: Embedder, sentences: SentenceStore,
                  nlp, config: RetrievalConfig | None = None):
         import bm25s
-        from llama_index.core import VectorStoreIndex
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        self.corpus, self.embedder = corpus, embedder
+        self.corpus, self.embedder, self.collection = corpus, embedder, collection
         self.config = config or RetrievalConfig()
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
         self._docs = {d.doc_id: d for d in corpus.documents}
-        store = ChromaVectorStore(chroma_collection=collection)
-        self._vector_index = VectorStoreIndex.from_vector_store(store, embed_model=embedder.model)
         section_terms = {s: token_terms(nlp(s)) for s in {p.section_path for p in corpus.paragraphs}}
         self._bm25_ids = [p.id for p in corpus.paragraphs if p.id in sentences.docs]
         tokens = [bm25_tokens(token_terms(sentences.docs[pid])
@@ -62,19 +59,21 @@ class Retriever:
         self._bm25.index(tokens, show_progress=False)
 
     # -- the two retrievers, each returning paragraph ids best first with their scores --------
-    def dense(self, query: str, vector: list[float] | None = None, docs: list[str] | None = None,
+    def dense(self, vector: list[float], docs: list[str] | None = None,
               k: int | None = None) -> list[tuple[str, float]]:
-        from llama_index.core.schema import QueryBundle
-
-        # The document filter is applied to the hits here: llama-index's IN filter on the
-        # Chroma store returned nothing (chromadb 1.5), which silently made filtered search
-        # BM25-only. The corpus is small; the dense list is taken deep enough to filter.
-        k = k or self.config.k_each
-        retriever = self._vector_index.as_retriever(similarity_top_k=k * 3 if docs else k)
-        bundle = QueryBundle(query_str=query, embedding=vector)
-        hits = ((n.node.metadata["paragraph_id"], n.score or 0.0) for n in retriever.retrieve(bundle)
-                if not docs or n.node.metadata.get("doc_id") in docs)
-        return _collapse(hits)
+        """Chunks nearest to the query vector, straight from the Chroma collection the
+        rebuild wrote through llama-index (querying it through llama-index as well would add
+        a second of imports to every cold start and nothing else). The score is the one
+        llama-index's Chroma store reports, exp(-cosine distance), which the refusal model
+        was fitted on."""
+        k = min(k or self.config.k_each, self.collection.count())
+        if k <= 0:
+            return []
+        where = {"doc_id": {"$in": list(docs)}} if docs else None
+        res = self.collection.query(query_embeddings=[list(vector)], n_results=k, where=where,
+                                    include=["metadatas", "distances"])
+        return _collapse((meta["paragraph_id"], math.exp(-float(dist)))
+                         for meta, dist in zip(res["metadatas"][0], res["distances"][0]))
 
     def bm25(self, query: Query, docs: list[str] | None = None) -> list[tuple[str, float]]:
         tokens = bm25_tokens(query.terms, query.resolved)
@@ -94,8 +93,8 @@ class Retriever:
         cfg = self.config
         vector = query.vector
         if vector is None and cfg.mode != "bm25":
-            vector = self.embedder.model.get_query_embedding(query.resolved)
-        dense = self.dense(query.resolved, vector, docs) if cfg.mode != "bm25" else []
+            vector = self.embedder.query_vector(query.resolved)
+        dense = self.dense(vector, docs) if cfg.mode != "bm25" else []
         sparse = self.bm25(query, docs) if cfg.mode != "dense" else []
         fused: dict[str, float] = {}
         for weight, ranking in ((cfg.w_dense, dense), (cfg.w_bm25, sparse)):

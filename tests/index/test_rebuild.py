@@ -185,3 +185,17 @@ def test_a_malformed_manifest_is_one_clear_error_and_full_rebuild_recovers(
         read_manifest(settings.index_dir)
     report = Assistant(settings).rebuild(full=True)
     assert read_manifest(settings.index_dir).version == report.version
+
+
+def test_every_stored_chunk_names_its_document(corpus_dir, make_settings):
+    """llama-index reserves the `doc_id` metadata key for a node's source; the rebuild must set
+    that source, or the document filter on dense search finds nothing."""
+    settings = make_settings(corpus_dir)
+    assistant = Assistant(settings)
+    assistant.rebuild()
+    stored = assistant.index.collection.get(include=["metadatas"])["metadatas"]
+    assert {m["doc_id"] for m in stored} == {d.doc_id for d in assistant.corpus.documents}
+    assert all(m["paragraph_id"].startswith(m["doc_id"] + ":") for m in stored)
+    wanted = "wesp2021-digest"
+    hits = assistant.retriever.dense(assistant.embedder.query_vector("world output"), [wanted])
+    assert hits and all(pid.startswith(wanted + ":") for pid, _ in hits)

@@ -12,7 +12,8 @@ from assistant.corpus.loader import Corpus
 from assistant.corpus.models import Document, Paragraph
 from assistant.nlp import sentences as parser_sentences
 
-CHUNKER_VERSION = 2  # bump when the chunk text or context format changes (2: spaCy sentences)
+CHUNKER_VERSION = 3  # bump when the chunk text, context or stored metadata change
+# (2: spaCy sentences; 3: each chunk records its document as its llama-index SOURCE)
 
 
 @dataclass(frozen=True)

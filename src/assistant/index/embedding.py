@@ -8,20 +8,24 @@ sentence-transformers model folder.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
+import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.embeddings import BaseEmbedding
 
 from assistant.config import BUNDLED_MODEL, offline_environment
 from assistant.errors import AssistantError
+from assistant.index import onnx_encoder
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
+if TYPE_CHECKING:  # llama-index is imported only when a model is actually needed
+    from llama_index.core.embeddings import BaseEmbedding
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,30 +60,6 @@ def resolve_model(spec: str) -> tuple[ModelInfo, Path | None]:
     return ModelInfo(spec, name, h.hexdigest()[:16]), path
 
 
-class HashingEmbedding(BaseEmbedding):
-    """Deterministic hashed bag-of-words (unigrams + bigrams), L2-normalised. Test double."""
-
-    dim: int = 384
-
-    def _vec(self, text: str) -> list[float]:
-        words = _WORD.findall(text.lower())
-        v = np.zeros(self.dim, dtype=np.float32)
-        for tok in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
-            h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
-            v[h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
-        n = np.linalg.norm(v)
-        return (v / n if n else v).tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._vec(text)
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._vec(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._vec(query)
-
-
 class WordCounter:
     """Token counter for the hashing embedder: one word piece per word or symbol."""
 
@@ -89,12 +69,17 @@ class WordCounter:
 
 class Embedder:
     """The configured embedding model. Cheap to create: the tokenizer (for counting word
-    pieces) loads at once, the network itself only when something must be embedded."""
+    pieces) loads at once, the network itself only when something must be embedded.
+
+    Two faces: `model` is the sentence-transformers model in torch, which builds the index;
+    `query_vectors` embeds questions, through the ONNX export in `models_dir` when there is
+    one (no torch import: see ``onnx_encoder``), else through `model`."""
 
     def __init__(self, info: ModelInfo, path: Path | None, dim: int, batch_size: int = 32,
                  threads: int = 1):
         self.info, self.path, self.dim, self.batch_size = info, path, dim, batch_size
         self.threads = threads
+        self.models_dir: Path | None = None  # where the ONNX export is kept (index/models)
         self.max_tokens = 256
         if path is None:
             self.count_tokens = WordCounter()
@@ -113,6 +98,8 @@ class Embedder:
     def model(self) -> BaseEmbedding:
         """The llama-index embedding model (loads torch and the weights: seconds)."""
         if self.path is None:
+            from assistant.index.llama_embeddings import HashingEmbedding
+
             return HashingEmbedding(dim=self.dim, model_name=self.info.name)
         import torch
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
@@ -133,6 +120,58 @@ class Embedder:
             raise AssistantError(f"The model at {self.path} gives {dim}-d vectors, its config says "
                                  f"{self.dim}. Check ASSISTANT_EMBEDDING_MODEL.")
         return model
+
+
+    # -- the query path ------------------------------------------------------------------------
+    @property
+    def onnx_path(self) -> Path | None:
+        """The ONNX export this model would use, or None where it does not apply."""
+        if self.path is None or self.models_dir is None or not onnx_encoder.mean_pooling_model(self.path):
+            return None
+        return onnx_encoder.onnx_file(self.models_dir, self.info.name, self.info.fingerprint)
+
+    @property
+    def query_encoder(self) -> str:
+        """Which encoder embeds questions: "onnx", "torch" or "hash" (the test double)."""
+        if self.path is None:
+            return "hash"
+        path = self.onnx_path
+        return "onnx" if path is not None and path.exists() else "torch"
+
+    @cached_property
+    def _query_encoder(self):
+        """`encode(texts) -> rows` for questions: the ONNX encoder when exported, else the
+        building model."""
+        if self.query_encoder == "onnx":
+            return onnx_encoder.OnnxEncoder(self.onnx_path, self.path, self.max_tokens,
+                                            self.threads).encode
+        return self.model.get_text_embedding_batch
+
+    def query_vector(self, text: str) -> list[float]:
+        """One question's vector, L2-normalised like the index's."""
+        return self.query_vectors([text])[0].tolist()
+
+    def query_vectors(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 rows for questions or sentences to check (not for building)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = np.asarray(self._query_encoder(list(texts)), dtype=np.float32)
+        return rows / np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
+
+    def export_onnx(self, samples: list[str]) -> str | None:
+        """Export the query encoder once per model version (build time; torch is loaded then
+        anyway). Returns a warning when the export is not possible; queries then use torch."""
+        target = self.onnx_path
+        if target is None or target.exists():
+            return None
+        try:
+            cosine = onnx_encoder.export(self.path, target, self.model.get_text_embedding_batch,
+                                         samples or ["an example sentence"], self.max_tokens)
+        except (ImportError, ValueError, RuntimeError, OSError) as exc:
+            return (f"Questions will be embedded with torch (slower start): the ONNX export "
+                    f"failed ({type(exc).__name__}: {exc}).")
+        log.info("exported %s (cosine to torch >= %.6f)", target, cosine)
+        return None
 
 
 def _model_dim(path: Path) -> int:

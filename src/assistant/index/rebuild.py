@@ -109,9 +109,13 @@ def _metadata(chunk: Chunk) -> dict:
 
 
 def _nodes(chunks: list[Chunk], embeddings: list[list[float]]):
-    from llama_index.core.schema import TextNode
+    """llama-index nodes whose SOURCE is their document: llama-index writes the source's id
+    into the reserved `doc_id`/`ref_doc_id` metadata keys (overwriting ours, which left every
+    chunk with doc_id "None" and made document-filtered dense search return nothing)."""
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-    return [TextNode(id_=c.id, text=c.text, metadata=_metadata(c), embedding=e)
+    return [TextNode(id_=c.id, text=c.text, metadata=_metadata(c), embedding=e,
+                     relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=c.paragraph.doc_id)})
             for c, e in zip(chunks, embeddings)]
 
 
@@ -227,6 +231,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
             if progress:
                 progress("embed", min(i + len(batch), len(to_embed)), len(to_embed))
         validate(coll, chunks, embeddings)
+        export_warning = embedder.export_onnx([c.embed_text for c in chunks[:16]])
         sidecar = _build_sidecar(settings, corpus, embedder, version, old, progress)
 
         added, changed, removed = diff_paragraphs(old, corpus)
@@ -256,6 +261,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         return RebuildReport(version=version, full=not reusable, added=added, changed=changed,
                              removed=removed, chunks_total=len(chunks),
                              chunks_embedded=len(to_embed), chunks_reused=len(reused),
-                             warnings=corpus.warnings, reason_full=why_full)
+                             warnings=corpus.warnings + ([export_warning] if export_warning else []),
+                             reason_full=why_full)
     finally:
         lock.release()
