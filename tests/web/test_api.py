@@ -26,7 +26,7 @@ def client(real_assistant, tmp_path_factory):
     port = free_port()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-api")))
-        demo = serve(real_assistant, port=port, block=False, quiet=True, stream_delay=0)
+        demo = serve(real_assistant, port=port, block=False, quiet=True)
         url = f"http://127.0.0.1:{port}/"
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -74,6 +74,28 @@ def test_chat_endpoint_answers_with_a_figure_and_citations(client):
     assert len(follow[0]) == 4
 
 
+def test_history_argument_is_the_whole_conversation(client, real_assistant):
+    """One client calling with history=[] never continues its earlier turns, and two clients
+    never see each other's (the turn number in the answer's citations starts at 0 again)."""
+    from gradio_client import Client
+
+    first = client.predict(POVERTY, [], "all", "extractive", api_name="/chat")
+    again = client.predict("Who said that?", [], "all", "extractive", api_name="/chat")
+    assert len(again[0]) == 2 and 'data-turn="0"' in str(again[0][-1]["content"])
+    assert "Julian Ventura" not in last_answer(again)  # nothing to resolve "that" against
+    other = Client(client.src, verbose=False)
+    theirs = other.predict("Who said that?", first[0], "all", "extractive", api_name="/chat")
+    assert "Julian Ventura" in last_answer(theirs) and len(theirs[0]) == 4
+
+
+def test_uploads_are_refused(client):
+    url = client.src.rstrip("/")
+    for route in ("/gradio_api/upload", "/upload", "/gradio_api/upload/"):
+        r = httpx.post(url + route, files={"files": ("x.txt", b"hello", "text/plain")}, timeout=30)
+        assert r.status_code == 404 and "/tmp" not in r.text and "x.txt" not in r.text
+    assert httpx.get(url + "/gradio_api/upload_progress?upload_id=x", timeout=30).status_code == 404
+
+
 def test_chat_endpoint_doc_filter_and_long_question(client):
     result = client.predict("How much did world output contract in 2020?", [], "report",
                             "extractive", api_name="/chat")
@@ -90,7 +112,7 @@ def test_auth_protects_the_app_and_its_api(real_assistant, tmp_path):
     port = free_port()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRADIO_TEMP_DIR", str(tmp_path))
-        demo = serve(real_assistant, port=port, block=False, quiet=True, stream_delay=0,
+        demo = serve(real_assistant, port=port, block=False, quiet=True,
                      auth=("ana", "s3cret"))
         url = f"http://127.0.0.1:{port}"
         try:

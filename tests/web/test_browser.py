@@ -47,7 +47,7 @@ def app(tmp_path_factory):
     port = free_port()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRADIO_TEMP_DIR", str(root / "gradio"))
-        demo = serve(assistant, port=port, block=False, quiet=True, stream_delay=0.01)
+        demo = serve(assistant, port=port, block=False, quiet=True)
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 60
         while time.time() < deadline:

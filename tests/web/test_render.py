@@ -150,7 +150,7 @@ def handlers(corpus, settings, poverty_answer, hostile_answer, tmp_path):
 
     fake = FakeAssistant(corpus, settings, {poverty_answer.question: poverty_answer,
                                             plain_question(HOSTILE_QUESTION): hostile_answer})
-    return ChatHandlers(fake, stream_delay=0, export_dir=tmp_path / "export")
+    return ChatHandlers(fake, export_dir=tmp_path / "export")
 
 
 def run_chat(handlers, question, messages=None, turns=None, doc="all"):
@@ -293,12 +293,12 @@ def test_documents_tab_lists_documents_status_and_missing_report(corpus, setting
 
 
 # -- the chat handler -------------------------------------------------------------------------
-def test_chat_streams_then_renders_and_follow_ups_get_the_history(handlers, poverty_answer):
+def test_chat_shows_the_extractive_answer_at_once_and_follow_ups_get_the_history(
+        handlers, poverty_answer):
     outputs, (messages, turns, box, export) = run_chat(handlers, poverty_answer.question)
-    assert len(outputs) > 5  # the text arrives word by word
-    streaming = [o[0][-1]["content"] for o in outputs[1:-1]]
-    assert all("ba-streaming" in s for s in streaming)
-    assert len(streaming[-1]) > len(streaming[0])
+    # the question with a placeholder, the text as the backend yielded it (whole), the
+    # rendered answer: no replayed typing
+    assert len(outputs) == 3 and "ba-streaming" in outputs[0][0][-1]["content"]
     assert messages[0] == {"role": "user", "content": render.render_question(poverty_answer.question)}
     assert messages[1]["content"] == render.render_answer(poverty_answer, 0)
     assert box == "" and len(turns) == 1 and turns[0].answer is poverty_answer
@@ -313,6 +313,20 @@ def test_chat_streams_then_renders_and_follow_ups_get_the_history(handlers, pove
                        {"role": "assistant", "content": poverty_answer.text}]
     assert len(messages) == 4 and len(turns) == 2
     assert 'data-turn="1"' in messages[3]["content"]
+
+
+def test_the_messages_sent_are_the_conversation_not_the_session(handlers, poverty_answer):
+    """A client that sends an empty history starts afresh even though its session has turns;
+    one that sends a history different from the session's gets that history."""
+    fake = handlers.assistant
+    _, (_, turns, _, _) = run_chat(handlers, poverty_answer.question)
+    _, (messages2, turns2, _, _) = run_chat(handlers, "Who said that?", [], turns)
+    assert fake.calls[-1][1] == [] and len(turns2) == 1 and len(messages2) == 2
+    assert 'data-turn="0"' in messages2[1]["content"]
+    other = [{"role": "user", "content": "What about jobs?"},
+             {"role": "assistant", "content": "255 million jobs were lost [1]."}]
+    _, (_, turns3, _, _) = run_chat(handlers, "Who said that?", other, turns)
+    assert fake.calls[-1][1] == other and len(turns3) == 1
 
 
 def test_chat_history_from_messages_when_there_is_no_session_state(handlers, poverty_answer):
@@ -446,7 +460,7 @@ def test_non_loopback_without_auth_warns(monkeypatch, capsys, handlers):
 def test_chat_handler_with_the_real_assistant(real_assistant, tmp_path):
     from assistant.web.app import ChatHandlers
 
-    h = ChatHandlers(real_assistant, stream_delay=0, export_dir=tmp_path)
+    h = ChatHandlers(real_assistant, export_dir=tmp_path)
     _, (messages, turns, _, _) = run_chat(h, "How many people were pushed into poverty in Latin America?")
     answer = turns[0].answer
     assert "45 million" in answer.text and answer.citations

@@ -13,7 +13,8 @@ from assistant.corpus.models import Document, Paragraph
 from assistant.nlp import sentences as parser_sentences
 
 CHUNKER_VERSION = 3  # bump when the chunk text, context or stored metadata change
-# (2: spaCy sentences; 3: each chunk records its document as its llama-index SOURCE)
+# (2: spaCy sentences; 3: each chunk records its document as its llama-index SOURCE, and
+# its embedding context)
 
 
 @dataclass(frozen=True)

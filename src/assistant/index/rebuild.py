@@ -102,7 +102,8 @@ def _collection_name(settings: Settings, version: str) -> str:
 def _metadata(chunk: Chunk) -> dict:
     p = chunk.paragraph
     meta = {"paragraph_id": p.id, "doc_id": p.doc_id, "kind": p.kind.value, "label": p.label,
-            "section": p.section_path, "position": p.position, "title": chunk.doc.title}
+            "section": p.section_path, "position": p.position, "title": chunk.doc.title,
+            "context": chunk.context}  # with the stored text, what was embedded (status --deep)
     if p.page is not None:
         meta["page"] = p.page
     return meta

@@ -1,12 +1,16 @@
-"""Is the index fresh, and if not, why. Cheap: reads the manifest and hashes corpus files,
-never loads the model."""
+"""Is the index fresh, and if not, why. Cheap: reads the manifest, hashes corpus files and
+counts the store's rows; never loads the model. `deep_check` (``index status --deep``) goes
+further: sampled self-queries against the store and the query encoder."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from assistant.config import Settings
 from assistant.corpus.loader import corpus_file_hashes
+from assistant.errors import AssistantError
 from assistant.index.chunks import chunking_settings
 from assistant.index.embedding import resolve_model
 from assistant.index.manifest import Manifest, read_manifest
@@ -17,6 +21,8 @@ class IndexStatus:
     fresh: bool
     reasons: list[str] = field(default_factory=list)
     manifest: Manifest | None = None
+    store_problems: list[str] = field(default_factory=list)  # empty: the store opens, rows match
+    deep: dict | None = None  # the result of deep_check, when it ran
 
     def to_json(self) -> dict:
         m = self.manifest
@@ -28,11 +34,13 @@ class IndexStatus:
             "embedding_model": m.embedding_model if m else None,
             "built_at": m.built_at if m else None,
             "version": m.version if m else None,
-            "store": ({"mode": m.mode, "location": m.location, "collection": m.collection}
+            "store": ({"mode": m.mode, "location": m.location, "collection": m.collection,
+                       "ok": not self.store_problems, "problems": self.store_problems}
                       if m else None),
             "skipped_files": m.skipped_files if m else [],
             "documents": [{k: d[k] for k in ("doc_id", "title", "kind", "paragraphs")}
                           for d in (m.documents if m else [])],
+            **({"deep": self.deep} if self.deep is not None else {}),
         }
 
 
@@ -68,4 +76,85 @@ def index_status(settings: Settings, corpus=None) -> IndexStatus:
             reasons.append(f"{len(current_ids - indexed)} paragraphs are not indexed and "
                            f"{len(indexed - current_ids)} no longer exist (the readers changed); "
                            "run `assistant index rebuild`")
-    return IndexStatus(not reasons, reasons, manifest)
+    problems = check_store(settings, manifest)
+    reasons += [f"{p}; run `assistant index rebuild --full`" for p in problems]
+    return IndexStatus(not reasons, reasons, manifest, problems)
+
+
+SIDECAR_FILES = ("docs.spacy", "units.json", "vectors.npy")
+
+
+def check_store(settings: Settings, manifest: Manifest) -> list[str]:
+    """What is wrong with the stored index, cheaply: the store opens and holds exactly the
+    manifest's chunks, and the sentence sidecar is there. Empty when all is well."""
+    from assistant.index import sentences
+    from assistant.index.store import local_row_count
+
+    problems: list[str] = []
+    try:
+        if manifest.mode == "local":
+            try:
+                rows = local_row_count(Path(settings.index_dir) / manifest.location, manifest.collection)
+            except LookupError:  # a Chroma layout we do not read directly: ask chromadb
+                rows = _client_row_count(settings, manifest)
+        else:
+            rows = _client_row_count(settings, manifest)
+        if rows != manifest.chunk_count:
+            problems.append(f"the store holds {rows} chunks, the manifest lists {manifest.chunk_count}")
+    except FileNotFoundError:
+        problems.append(f"the store is missing ({manifest.location})")
+    except KeyError:
+        problems.append(f"the store has no collection {manifest.collection}")
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"the store is damaged ({exc})")
+    except AssistantError as exc:  # a Chroma server that cannot be reached
+        problems.append(str(exc).split(". ")[0])
+    side = sentences.sidecar_dir(settings.index_dir, manifest.version)
+    missing = [f for f in SIDECAR_FILES if not (side / f).is_file()]
+    if missing:
+        problems.append(f"the sentence sidecar lacks {', '.join(missing)}")
+    return problems
+
+
+def _client_row_count(settings: Settings, manifest: Manifest) -> int:
+    from assistant.index.rebuild import open_client
+    from assistant.index.store import get_collection
+
+    client, _ = open_client(settings, manifest.version, create=False)
+    try:
+        return get_collection(client, manifest.collection).count()
+    except (ValueError, LookupError) as exc:  # chromadb's NotFoundError is a ValueError
+        raise KeyError(manifest.collection) from exc
+
+
+def deep_check(settings: Settings, manifest: Manifest, collection, embedder, samples: int = 20) -> dict:
+    """Sampled self-queries: for chunks spread across the index, (1) the stored vector finds
+    its own chunk first, and (2) the query encoder, given the text that was embedded, gives
+    the stored vector back (cosine >= 0.99). Reports what failed."""
+    import numpy as np
+
+    ids = [cid for entry in manifest.paragraphs.values() for cid in entry["chunks"]]
+    step = max(1, len(ids) // max(1, samples))
+    picked = ids[::step][:samples]
+    got = collection.get(ids=picked, include=["embeddings", "documents", "metadatas"])
+    failures: list[str] = []
+    stored = dict(zip(got["ids"], got["embeddings"]))
+    texts = {cid: f"{meta.get('context', '')}\n\n{doc}"
+             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+    for cid in picked:
+        if cid not in stored:
+            failures.append(f"{cid}: not in the store")
+            continue
+        res = collection.query(query_embeddings=[list(stored[cid])], n_results=1, include=["distances"])
+        if not res["ids"][0] or res["ids"][0][0] != cid:
+            failures.append(f"{cid}: its own vector finds {res['ids'][0][:1] or 'nothing'}")
+    present = [cid for cid in picked if cid in stored]
+    if present:
+        vectors = embedder.query_vectors([texts[cid] for cid in present])
+        for cid, v in zip(present, vectors):
+            w = np.asarray(stored[cid], dtype=np.float32)
+            cos = float(v @ w / max(1e-12, float(np.linalg.norm(w))))
+            if cos < 0.99:
+                failures.append(f"{cid}: re-embedded text has cosine {cos:.3f} to the stored vector")
+    return {"samples": len(picked), "passed": len(picked) - len({f.split(':')[0] for f in failures}),
+            "failures": failures, "query_encoder": embedder.query_encoder}

@@ -52,3 +52,32 @@ def create_collection(client, name: str):
 
 def get_collection(client, name: str):
     return client.get_collection(name=name, embedding_function=None)
+
+
+def local_row_count(store_dir: Path, collection: str) -> int:
+    """Rows of `collection` in an on-disk Chroma directory, read with the standard library's
+    sqlite3 (read-only) instead of importing chromadb, which alone costs about as much as the
+    whole `index status` command otherwise does. Raises FileNotFoundError if the store is
+    missing, sqlite3.DatabaseError if it is damaged, and LookupError if the file is readable
+    but not laid out as expected (another Chroma version: ask chromadb instead)."""
+    import sqlite3
+
+    db = Path(store_dir) / "chroma.sqlite3"
+    if not db.is_file():
+        raise FileNotFoundError(db)
+    con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = con.execute(
+            "SELECT COUNT(*) FROM embeddings e JOIN segments s ON e.segment_id = s.id "
+            "JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = 'METADATA'",
+            (collection,)).fetchone()
+        known = con.execute("SELECT COUNT(*) FROM collections WHERE name = ?", (collection,)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such" in str(exc):  # table or column: a layout this code does not know
+            raise LookupError(str(exc)) from exc
+        raise
+    finally:
+        con.close()
+    if not known[0]:
+        raise KeyError(collection)
+    return int(row[0])

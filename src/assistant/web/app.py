@@ -46,7 +46,6 @@ EXAMPLES = [
 ]
 BACKEND_LABELS = {"extractive": "Extractive (quotes the brief)", "openai": "LLM (OpenAI-compatible)",
                   "local": "Local LLM"}
-STREAM_DELAY = 0.02  # seconds per word when the backend yields its text at once
 DEFAULT_CONCURRENCY = 2
 DEFAULT_MAX_SIZE = 32
 CHAT_API_NAME = "chat"
@@ -177,18 +176,26 @@ def _doc_value(doc: str | None) -> str | None:
     return None if not doc or doc == "all" else doc
 
 
-def _words(text: str) -> list[str]:
-    """``text`` in word-sized pieces that join back to exactly ``text``."""
-    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
+def continued_turns(turns: list, messages: list) -> list:
+    """The session's turns, if the messages the client sent are exactly that conversation;
+    otherwise none. The `messages` argument is the conversation: a client (or an API call)
+    that sends an empty or different history starts from it, never from what this session
+    said earlier."""
+    if len(messages) != 2 * len(turns):
+        return []
+    for i, turn in enumerate(turns):
+        sent = messages[2 * i]
+        if not isinstance(sent, dict) or sent.get("role") != "user" or \
+                render.plain_text(sent.get("content")) != render.plain_text(render.render_question(turn.question)):
+            return []
+    return list(turns)
 
 
 class ChatHandlers:
     """The event handlers, separate from the layout so tests can drive them directly."""
 
-    def __init__(self, assistant, stream_delay: float = STREAM_DELAY,
-                 export_dir: str | Path | None = None):
+    def __init__(self, assistant, export_dir: str | Path | None = None):
         self.assistant = assistant
-        self.stream_delay = stream_delay
         self._export_dir = Path(export_dir) if export_dir else None
 
     @property
@@ -214,6 +221,7 @@ class ChatHandlers:
                 "The question is empty. Ask something about the op-ed or the UN report.")})
             yield list(messages), list(turns), "", self._export(turns)
             return
+        turns = continued_turns(turns, messages)
         history = render.history_for(turns) if turns else render.history_from_messages(messages)
         turn_index = len(turns)
         doc_value = _doc_value(doc)
@@ -229,16 +237,11 @@ class ChatHandlers:
                 if isinstance(event, Answer):
                     answer = event
                     continue
-                words = _words(str(event))
-                # a backend that yields its whole text at once (extractive) is shown word by
-                # word; real token deltas (LLM backends) are shown as they come
-                delay = self.stream_delay if len(words) > 3 else 0.0
-                for word in words:
-                    shown += word
-                    messages[-1] = {"role": "assistant", "content": render.render_streaming(shown)}
-                    yield list(messages), list(turns), "", gr.skip()
-                    if delay:
-                        time.sleep(delay)
+                # text as the backend yields it: token deltas from an LLM, the whole answer at
+                # once from the extractive backend (shown at once, no replayed typing)
+                shown += str(event)
+                messages[-1] = {"role": "assistant", "content": render.render_streaming(shown)}
+                yield list(messages), gr.skip(), gr.skip(), gr.skip()
         except AssistantError as exc:  # QuestionError (too long), index missing, ...
             turns.append(render.Turn(question, error=str(exc), doc=doc_value))
             messages[-1] = {"role": "assistant", "content": render.render_error(str(exc))}
@@ -308,10 +311,10 @@ class ChatHandlers:
         return path
 
 
-def build_app(assistant, stream_delay: float = STREAM_DELAY) -> gr.Blocks:
+def build_app(assistant) -> gr.Blocks:
     """The Blocks of the web chat. Launch it with :func:`serve` (which also passes the page's
     CSS and click handler: ``demo.launch(**demo.ba_launch_kwargs)`` if you launch it yourself)."""
-    handlers = ChatHandlers(assistant, stream_delay)
+    handlers = ChatHandlers(assistant)
     backends = available_backends(assistant)
     configured = getattr(getattr(assistant, "settings", None), "backend", "extractive")
     default_backend = configured if configured in backends else "extractive"
@@ -398,9 +401,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class _NoRemoteFiles:
-    """ASGI middleware: Gradio's ``/file=<http(s) URL>`` route makes the server fetch and
-    relay a remote URL. This app only serves its own files, so such requests get 404."""
+class _OwnFilesOnly:
+    """ASGI middleware for the two file routes this app has no use for. Gradio's
+    ``/file=<http(s) URL>`` route makes the server fetch and relay a remote URL, and its
+    upload route stores anonymous files and answers with their server path; the app takes no
+    uploads and serves only its own files, so both get 404."""
 
     def __init__(self, app):
         self.app = app
@@ -409,8 +414,8 @@ class _NoRemoteFiles:
         if scope.get("type") == "http":
             from urllib.parse import unquote
 
-            path = unquote(unquote(scope.get("path", ""))).lower()
-            if re.search(r"/file=\s*(https?:|//)", path):
+            path = unquote(unquote(scope.get("path", ""))).lower().rstrip("/")
+            if re.search(r"/file=\s*(https?:|//)", path) or re.search(r"(^|/)upload(_progress)?$", path):
                 from starlette.responses import PlainTextResponse
 
                 await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
@@ -420,8 +425,7 @@ class _NoRemoteFiles:
 
 def serve(assistant, host: str = "127.0.0.1", port: int = 7860,
           auth: tuple[str, str] | None = None, concurrency: int = DEFAULT_CONCURRENCY,
-          max_size: int = DEFAULT_MAX_SIZE, block: bool = True, quiet: bool = False,
-          stream_delay: float = STREAM_DELAY) -> gr.Blocks:
+          max_size: int = DEFAULT_MAX_SIZE, block: bool = True, quiet: bool = False) -> gr.Blocks:
     """Launch the chat. Loopback only unless ``host`` says otherwise (a warning is printed
     when it is reachable from other machines without ``auth``); never shared; no file paths
     beyond the app's own. ``block=False`` returns once the server is up (tests)."""
@@ -433,7 +437,7 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860,
         print(f"WARNING: the chat listens on {host}:{port}, reachable from other machines, "
               "without a password. Pass --auth USER:PASS, or use --host 127.0.0.1.",
               file=sys.stderr, flush=True)
-    demo = build_app(assistant, stream_delay=stream_delay)
+    demo = build_app(assistant)
     demo.queue(default_concurrency_limit=max(1, int(concurrency)),
                max_size=max(1, int(max_size)))
     settings = getattr(assistant, "settings", None)
@@ -444,7 +448,7 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860,
         allowed_paths=[], blocked_paths=blocked, prevent_thread_lock=True, quiet=True,
         show_error=False, footer_links=["api"], run_history=False, enable_monitoring=False,
         mcp_server=False, ssr_mode=False, pwa=False, max_file_size="1mb",
-        app_kwargs={"middleware": [Middleware(_NoRemoteFiles)]},
+        app_kwargs={"middleware": [Middleware(_OwnFilesOnly)]},
         **demo.ba_launch_kwargs,
     )
     if not quiet:
