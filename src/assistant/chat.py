@@ -7,6 +7,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -24,13 +25,13 @@ from assistant.answer.types import (
 )
 from assistant.config import Settings, offline_environment
 from assistant.corpus.loader import Corpus, corpus_signature, load_corpus
-from assistant.errors import AssistantError, QuestionError
+from assistant.errors import AssistantError, LLMUnavailableError, QuestionError
 from assistant.index import sentences as sidecar
 from assistant.index.embedding import Embedder, load_embedder
 from assistant.index.manifest import manifest_path
 from assistant.index.reader import OpenIndex, open_index
 from assistant.index.rebuild import Progress, RebuildReport, rebuild
-from assistant.index.status import IndexStatus, index_status
+from assistant.index.status import IndexStatus, deep_check, index_status
 from assistant.nlp import load_pipeline
 from assistant.query import Query, analyse
 from assistant.retrieve import RetrievalConfig, Retriever
@@ -144,8 +145,18 @@ class Assistant:
         self.analyse("warm up")
 
     # -- index ----------------------------------------------------------------------------------
-    def status(self) -> IndexStatus:
-        return index_status(self.settings, self.corpus)
+    def status(self, deep: bool = False) -> IndexStatus:
+        """Fresh or not, and why; `deep` adds sampled self-queries against the store."""
+        status = index_status(self.settings, self.corpus)
+        if deep and status.manifest is not None and not status.store_problems:
+            with self._store_reads():
+                status.deep = deep_check(self.settings, status.manifest, self.index.collection,
+                                         self.embedder)
+            if status.deep["failures"]:
+                status.fresh = False
+                status.reasons.append(f"{len(status.deep['failures'])} of {status.deep['samples']} "
+                                      "sampled self-queries failed; run `assistant index rebuild --full`")
+        return status
 
     def rebuild(self, full: bool = False, progress: Progress | None = None) -> RebuildReport:
         report = rebuild(self.settings, self.embedder, full=full, progress=progress)
@@ -194,23 +205,27 @@ class Assistant:
         question = check_question(question)
         history = list(history or [])
         docs = self.doc_filter(doc)
-        self.retriever, self.extractive  # noqa: B018 - load once, outside the timings
         warnings = self._stale_warning()
         llm, backend_warning = self._llm_or_fallback(backend or self.settings.backend)
         warnings += backend_warning
-        t0 = time.perf_counter()
-        query = self.analyse(question, history, llm if history else None)
-        passages = self.retriever.search(query, k=8, docs=docs)
+        with self._store_reads():
+            self.retriever, self.extractive  # noqa: B018 - load once, outside the timings
+            t0 = time.perf_counter()
+            query = self.analyse(question, history, llm if history else None)
+            passages = self.retriever.search(query, k=8, docs=docs)
         t1 = time.perf_counter()
         answer = None
         if llm is not None:  # the policy's verdict on the question stands over the model's text
             verdict = decide(self.extractive.evidence(query, passages), PRE_GENERATION)
             if verdict is None:
                 text = ""
-                for delta in llm.stream(query.resolved, passages, history):
-                    text += delta
-                    yield delta
-                answer = self._checked_llm_answer(question, text, passages, llm.name, warnings)
+                try:
+                    for delta in llm.stream(query.resolved, passages, history):
+                        text += delta
+                        yield delta
+                    answer = self._checked_llm_answer(question, text, passages, llm.name, warnings)
+                except LLMUnavailableError as exc:  # the server went away mid-answer
+                    warnings.append(str(exc))
         if answer is None:  # extractive, a policy refusal, or an LLM answer with no support
             answer = self._extractive_answer(query, passages, docs)
             yield answer.text
@@ -262,7 +277,6 @@ class Assistant:
     def llm_backend(self, name: str):
         """The configured LLM backend `name` ("openai" or "local"), not yet checked."""
         from assistant.answer.llm import LocalBackend, OpenAIBackend
-        from assistant.errors import LLMUnavailableError
 
         cache = self.__dict__.setdefault("_llm_backends", {})
         if name not in cache:
@@ -280,8 +294,6 @@ class Assistant:
         return cache[name]
 
     def _llm_or_fallback(self, name: str):
-        from assistant.errors import LLMUnavailableError
-
         if name == "extractive":
             return None, []
         try:
@@ -306,6 +318,18 @@ class Assistant:
         nearest = [Citation.from_passage(n, p, supported=False)
                    for n, p in enumerate(passages[:NEAREST_ON_REFUSAL], 1)]
         return Answer(question, [], nearest, True, backend, refusal=refusal)
+
+    @contextmanager
+    def _store_reads(self):
+        """A damaged store or a Chroma server that went away is one line saying what to do."""
+        from assistant.index.store import read_errors, store_failure
+
+        try:
+            yield
+        except AssistantError:
+            raise
+        except read_errors() as exc:
+            raise store_failure(exc, self.settings.chroma_url) from exc
 
     def _stale_warning(self) -> list[str]:
         """Checked on every question, so the file hashing behind it runs only when a corpus

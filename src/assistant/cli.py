@@ -67,9 +67,14 @@ def _rebuild_with_progress(assistant, full: bool = False, quiet: bool = False):
 
 
 @index_app.command("status")
-def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Is the index fresh, and if not, why."""
-    status = _assistant().status()
+def index_status(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    deep: Annotated[bool, typer.Option("--deep", help="Also run sampled self-queries against "
+                                       "the store (loads the query encoder).")] = False,
+) -> None:
+    """Is the index fresh, and if not, why. Checks the store opens and holds the manifest's
+    chunks; --deep also queries it."""
+    status = _assistant().status(deep=deep)
     if as_json:
         _print_json(status.to_json())
         return
@@ -82,6 +87,12 @@ def index_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         out.print(f"{data['paragraphs']} paragraphs, {data['chunks']} chunks, model "
                   f"{data['embedding_model']}, built {data['built_at']} ({data['version']}, "
                   f"{data['store']['mode']})", highlight=False)
+    if status.deep is not None:
+        d = status.deep
+        out.print(f"Self-queries: {d['passed']} of {d['samples']} passed (query encoder: "
+                  f"{d['query_encoder']})", highlight=False)
+        for failure in d["failures"]:
+            out.print(f"  - {failure}", highlight=False)
     if not status.fresh:
         raise typer.Exit(0)
 

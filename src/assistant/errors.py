@@ -35,3 +35,7 @@ class QuestionError(AssistantError):
 
 class LLMUnavailableError(AssistantError):
     pass
+
+
+class StoreUnavailableError(AssistantError):
+    """The Chroma server of a server-mode index cannot be reached."""

@@ -46,6 +46,7 @@ class Retriever:
         import bm25s
 
         self.corpus, self.embedder, self.collection = corpus, embedder, collection
+        self._chunk_count = collection.count()
         self.config = config or RetrievalConfig()
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
         self._docs = {d.doc_id: d for d in corpus.documents}
@@ -66,7 +67,7 @@ class Retriever:
         a second of imports to every cold start and nothing else). The score is the one
         llama-index's Chroma store reports, exp(-cosine distance), which the refusal model
         was fitted on."""
-        k = min(k or self.config.k_each, self.collection.count())
+        k = min(k or self.config.k_each, self._chunk_count)
         if k <= 0:
             return []
         where = {"doc_id": {"$in": list(docs)}} if docs else None

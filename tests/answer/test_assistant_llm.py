@@ -60,6 +60,14 @@ def test_unreachable_server_falls_back_with_a_warning(real_assistant):
     assert "openai" not in assistant.available_backends()
 
 
+def test_a_server_failing_after_its_check_falls_back_with_a_warning(llm_assistant, server):  # noqa: F811
+    """The server answers /models (the check passes) but fails the generation itself."""
+    server.replies += [503, 503, 503]
+    answer = llm_assistant.ask(QUESTION)
+    assert answer.backend == "extractive" and "45 million" in answer.text
+    assert any(server.url in w and "unreachable" in w for w in answer.warnings)
+
+
 def test_llm_refusal_uses_the_fixed_phrase(llm_assistant, server):  # noqa: F811
     server.replies.append("The brief does not say.")
     answer = llm_assistant.ask("What is the capital of Australia?")

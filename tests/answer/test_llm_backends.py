@@ -38,7 +38,7 @@ class ScriptedServer:
     """What the fake server replays and what it received."""
 
     url: str = ""
-    replies: list[str] = field(default_factory=list)
+    replies: list[str | int] = field(default_factory=list)  # text, or an HTTP status to fail with
     requests: list[dict] = field(default_factory=list)  # {"method", "path", "body"}
 
     def chat_requests(self) -> list[dict]:
@@ -72,6 +72,8 @@ def _handler(script: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._json(404, {"error": {"message": "not found"}})
             reply = script.replies.pop(0) if script.replies else REFUSAL
+            if isinstance(reply, int):  # a scripted HTTP failure (e.g. 503: the model is gone)
+                return self._json(reply, {"error": {"message": "scripted failure"}})
             if body.get("stream"):
                 return self._stream(reply)
             self._json(200, {

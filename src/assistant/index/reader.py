@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.config import Settings
-from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from assistant.errors import (
+    AssistantError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+)
 from assistant.index.embedding import Embedder
 from assistant.index.manifest import Manifest, read_manifest
 from assistant.index.rebuild import open_client
-from assistant.index.store import get_collection
+from assistant.index.store import get_collection, store_failure
 
 
 @dataclass
@@ -28,13 +33,16 @@ def open_index(settings: Settings, embedder: Embedder) -> OpenIndex:
             f"The index was built with {manifest.embedding_model} ({manifest.dim}-d vectors) but "
             f"the configured model is {embedder.info.name} ({embedder.dim}-d). "
             "Run `assistant index rebuild --full`.")
-    client, _ = open_client(settings, manifest.version, create=False)
     try:
+        client, _ = open_client(settings, manifest.version, create=False)
         coll = get_collection(client, manifest.collection)
         count = coll.count()
+    except AssistantError:  # the Chroma server cannot be reached: already one line
+        raise
+    # chromadb, sqlite3 and Chroma's Rust core raise many types for a damaged store; all
+    # mean the same to the user, so this boundary catches everything
     except Exception as exc:
-        raise IndexCorruptError(f"The index collection {manifest.collection} cannot be read "
-                                f"({type(exc).__name__}: {exc}). Run `assistant index rebuild --full`.") from exc
+        raise store_failure(exc, settings.chroma_url) from exc
     if count != manifest.chunk_count:
         raise IndexCorruptError(f"The index holds {count} chunks but its manifest lists "
                                 f"{manifest.chunk_count}. Run `assistant index rebuild --full`.")

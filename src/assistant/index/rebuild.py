@@ -210,6 +210,8 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         reusable, why_full = _reusable(old, settings, embedder, full)
         reuse_ids = [c.id for c in chunks if reusable.get(c.id) == c.embed_hash]
         embeddings = _fetch_old_embeddings(settings, old, reuse_ids) if reuse_ids else {}
+        if reuse_ids and not embeddings:  # a damaged or vanished old store: embed everything
+            reusable, why_full = {}, "the previous index could not be read"
         to_embed = [c for c in chunks if c.id not in embeddings]
 
         version = _new_version()

@@ -137,24 +137,26 @@ def deep_check(settings: Settings, manifest: Manifest, collection, embedder, sam
     step = max(1, len(ids) // max(1, samples))
     picked = ids[::step][:samples]
     got = collection.get(ids=picked, include=["embeddings", "documents", "metadatas"])
-    failures: list[str] = []
+    failures: dict[str, str] = {}  # chunk id -> what went wrong
     stored = dict(zip(got["ids"], got["embeddings"]))
-    texts = {cid: f"{meta.get('context', '')}\n\n{doc}"
-             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+    embedded = {cid: f"{meta['context']}\n\n{doc}"  # the text that was embedded
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])
+                if meta and "context" in meta}
     for cid in picked:
         if cid not in stored:
-            failures.append(f"{cid}: not in the store")
+            failures[cid] = "not in the store"
             continue
         res = collection.query(query_embeddings=[list(stored[cid])], n_results=1, include=["distances"])
         if not res["ids"][0] or res["ids"][0][0] != cid:
-            failures.append(f"{cid}: its own vector finds {res['ids'][0][:1] or 'nothing'}")
-    present = [cid for cid in picked if cid in stored]
-    if present:
-        vectors = embedder.query_vectors([texts[cid] for cid in present])
-        for cid, v in zip(present, vectors):
+            failures[cid] = f"its own vector finds {res['ids'][0][:1] or 'nothing'}"
+    checked = [cid for cid in picked if cid in embedded]
+    if checked:
+        vectors = embedder.query_vectors([embedded[cid] for cid in checked])
+        for cid, v in zip(checked, vectors):
             w = np.asarray(stored[cid], dtype=np.float32)
             cos = float(v @ w / max(1e-12, float(np.linalg.norm(w))))
             if cos < 0.99:
-                failures.append(f"{cid}: re-embedded text has cosine {cos:.3f} to the stored vector")
-    return {"samples": len(picked), "passed": len(picked) - len({f.split(':')[0] for f in failures}),
-            "failures": failures, "query_encoder": embedder.query_encoder}
+                failures.setdefault(cid, f"the query encoder gives cosine {cos:.3f} to its stored vector")
+    return {"samples": len(picked), "passed": len(picked) - len(failures),
+            "failures": [f"{cid}: {why}" for cid, why in failures.items()],
+            "encoder_checked": len(checked), "query_encoder": embedder.query_encoder}

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from assistant.config import offline_environment
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, IndexCorruptError, StoreUnavailableError
 
 
 def _chroma_settings():
@@ -40,6 +40,28 @@ def server_client(url: str):
                              "index/chroma-server`) or unset ASSISTANT_CHROMA_URL to use the "
                              "on-disk index.") from exc
     return client
+
+
+def read_errors() -> tuple[type[BaseException], ...]:
+    """What a Chroma read raises when the on-disk store is damaged or the server is gone."""
+    import sqlite3
+
+    import httpx
+    from chromadb.errors import ChromaError
+
+    return (ChromaError, httpx.HTTPError, sqlite3.DatabaseError, OSError)
+
+
+def store_failure(exc: BaseException, chroma_url: str | None) -> AssistantError:
+    """One line for a failed read of the store, saying what to do."""
+    if chroma_url:
+        return StoreUnavailableError(
+            f"Cannot reach the Chroma server at {chroma_url} ({type(exc).__name__}). Start it "
+            "(`chroma run --host 127.0.0.1 --port 8000 --path index/chroma-server`) or unset "
+            "ASSISTANT_CHROMA_URL to use the on-disk index.")
+    detail = " ".join(str(exc).split())[:160]
+    return IndexCorruptError(f"The index store cannot be read ({type(exc).__name__}: {detail}). "
+                             "Run `assistant index rebuild --full`.")
 
 
 def create_collection(client, name: str):
