@@ -142,7 +142,7 @@ def corpus_show(
         if p.injection:
             from assistant.corpus.injection import summary
 
-            warning = f"⚠ {summary(p.injection)} " + "; ".join(r.detail for r in p.injection)
+            warning = f"⚠ {summary(p.injection)} Found: " + "; ".join(r.detail for r in p.injection)
             out.print(warning, style="yellow", highlight=False, markup=False)
         out.print(p.text, style=None if p.id == para.id else "dim", highlight=False, markup=False)
 

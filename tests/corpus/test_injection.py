@@ -10,7 +10,6 @@ from assistant.corpus.loader import build_paragraphs, load_corpus
 from assistant.corpus.models import Block, Kind
 from tests.conftest import CORPUS, RAW_OPED
 
-
 # A small document whose second paragraph speaks to a model (used by the LLM, web and CLI tests).
 ADDRESSED_NOTE = "freedonia-road-note.md"
 ADDRESSED_MD = """---
