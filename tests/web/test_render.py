@@ -485,6 +485,10 @@ def test_panel_warns_about_a_paragraph_addressed_to_a_model(tmp_path):
     assert "&lt;/data&gt;" in html and "&lt;b&gt;PWNED&lt;/b&gt;" in html  # escaped, as text
     assert PWNED in audit.plain
     assert "ba-injection" not in render.render_citation_panel(corpus, clean.id)
+    docs = render.render_documents(corpus)
+    assert_safe(docs)
+    assert docs.count("Addressed to a reader or a model") == 1
+    assert docs.index("Addressed to a reader") > docs.index(f'data-pid="{flagged.id}"')
     real = load_corpus(ROOT / "corpus")
     assert all("ba-injection" not in render.render_citation_panel(real, p.id)
                for p in real.paragraphs)

@@ -30,7 +30,7 @@ import numpy as np
 
 from assistant.answer.evidence import numbers
 from assistant.answer.types import REFUSAL, Passage, Sentence
-from assistant.corpus.injection import links
+from assistant.corpus.injection import injection_reasons, links
 from assistant.corpus.text import normalise, split_sentences
 from assistant.nlp import sentences, stem, terms, words
 
@@ -144,8 +144,11 @@ def number_tokens(text: str) -> set[str]:
 
 # -- content support ----------------------------------------------------------------------------
 def looks_like_instruction(sentence: str) -> bool:
-    """A sentence addressed to an assistant rather than stating a fact (prompt injection)."""
-    return bool(_INSTRUCTION.search(normalise(sentence)))
+    """A sentence addressed to an assistant rather than stating a fact (prompt injection):
+    this module's sentence-level rule (a sentence opening with "say", "answer", ...) or the
+    corpus flag's instructions and role tags (``assistant.corpus.injection``)."""
+    return bool(_INSTRUCTION.search(normalise(sentence))) or any(
+        r.code in ("instruction", "role_tag") for r in injection_reasons(sentence))
 
 
 def passage_sentences(text: str) -> list[str]:

@@ -437,7 +437,9 @@ def render_documents(corpus, status=None, missing: Sequence[dict] = (), status_e
         for p in doc.paragraphs:
             parts.append(
                 f'<li class="ba-para-item ba-kind-{esc(p.kind.value)}">{para_button(p.id, p.label)}'
-                f'<span class="ba-para-excerpt">{esc(excerpt(p.text, 140))}</span></li>')
+                + ('<span class="ba-flag" title="Addressed to a reader or a model: open it to see '
+                   'why">⚠</span>' if p.injection else "")
+                + f'<span class="ba-para-excerpt">{esc(excerpt(p.text, 140))}</span></li>')
         parts.append("</ol></details>")
     for w in getattr(corpus, "warnings", []) or []:
         parts.append(f'<div class="ba-banner ba-banner-warn">{esc(w)}</div>')
