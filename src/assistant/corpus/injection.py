@@ -53,27 +53,33 @@ _I = re.IGNORECASE
 _SENTENCE_START = r"(?:^|(?<=[.!?:;\"”)\]])\s+|\n)"
 
 # Override of earlier instructions: the verb, then a qualifier that points at the
-# conversation ("previous", "above", "your", "system"), then what is overridden.
+# conversation ("previous", "above", "your", "system"), then instructions or a prompt.
+_VERB = r"(?:ignore|disregard|forget|override|bypass|discard)"
+_FILLER = r"(?:(?:all|any|every|each|the|of|these|those|my)\s+){0,3}"
+_QUALIFIER = (r"(?:your|previous|prior|above|preceding|earlier|foregoing|former|original|"
+              r"initial|system|developer|safety|existing)")
 _OVERRIDE = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass|discard)\s+(?:(?:all|any|every|each|the|of|"
-    r"these|those|my)\s+){0,3}(?:your|previous|prior|above|preceding|earlier|foregoing|former|"
-    r"original|initial|system|developer|safety|existing)\s+(?:\w+\s+)?(?:instructions?|prompts?|"
-    r"rules|directions|directives|guidelines|guidance|context|messages?|commands?|constraints|"
-    r"programming|text)\b"
+    rf"\b{_VERB}\s+{_FILLER}{_QUALIFIER}\s+(?:\w+\s+)?(?:instructions?|prompts?)\b"
+    rf"|\b{_VERB}\s+{_FILLER}your\s+(?:\w+\s+)?(?:rules|guidelines|guidance|programming|"
+    r"constraints|directives)\b"
     r"|\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:that\s+)?(?:everything\s+)?"
     r"(?:above|before this|said before|you (?:were|have been) told)\b", _I)
-# The same verbs as a sentence-initial imperative: "Ignore all instructions and ...".
+# The same verbs as a sentence-initial imperative, where softer objects count too: "Ignore all
+# rules and ...", "Override the previous guidance." ("The law will override the previous
+# rules" is prose: the verb does not open the sentence.)
 _IMPERATIVE_OVERRIDE = re.compile(
-    _SENTENCE_START + r"(?:please\s+|now\s+)?(?:ignore|disregard|forget)\s+(?:all|any|every|the|"
-    r"these)\b[^.!?]{0,40}?\b(?:instructions?|prompts?|rules|guidelines)\b", _I)
+    _SENTENCE_START + rf"(?:please\s+|now\s+|so\s+|and\s+)?{_VERB}\s+(?:all|any|every|the|"
+    r"these|your)\b[^.!?]{0,40}?\b(?:instructions?|prompts?|rules|guidelines|guidance|context|"
+    r"messages|constraints|directions|directives|programming)\b", _I)
 # A new identity or mode for the reader-as-model.
 _ROLE_CHANGE = re.compile(
     r"\byou\s+are\s+now\s+(?:a|an|the|in|no\s+longer|free|acting|operating|called|named)\b"
     r"|\bfrom\s+now\s+on,?\s+(?:you|your)\b"
     r"|\b(?:act|behave|respond|answer)\s+as\s+(?:if\s+you\s+were\s+)?(?:a|an|the)\s+(?:\w+\s+)?"
-    r"(?:AI|assistant|chatbot|language\s+model|LLM|bot)\b"
-    r"|\bpretend\s+(?:to\s+be|you\s+are|that\s+you)\b"
-    r"|\b(?:developer|jailbreak|DAN)\s+mode\b", _I)
+    r"(?:AI|chatbot|language\s+model|LLM)\b"
+    r"|\bpretend\s+(?:you\s+are|that\s+you)\b|" + _SENTENCE_START + r"pretend\s+to\s+be\b"
+    r"|\b(?:jailbreak|DAN)\s+mode\b|\b(?:enable|enter|activate|switch\s+to)\s+(?:developer|god|"
+    r"unrestricted|debug)\s+mode\b", _I)
 # Speaking to a model as such: "As an AI language model", "Dear assistant", "AI reading this".
 _ADDRESS = re.compile(
     r"\bas\s+an?\s+(?:AI|artificial\s+intelligence)\s+(?:language\s+)?(?:model|assistant|system)\b"
@@ -95,8 +101,9 @@ _OUTPUT_ORDER = re.compile(
     r"(?:the\s+word\s+)?[\"“'‘]|with\s+the\s+(?:word|phrase|following)\b|the\s+(?:word|phrase)\b"
     r"|[\"“'‘][^\"”'’]{1,40}[\"”'’]\s*(?:and|instead|only)\b)", _I)
 # Chat-format role tags and special tokens: "SYSTEM:", "### Assistant:", "<|im_start|>", "[INST]".
+# ("AI:" is left out: it opens headings such as "AI: promises and perils".)
 _ROLE_TAG = re.compile(
-    _SENTENCE_START + r"\s*(?:#{1,4}\s*)?(?:system|assistant|user|developer|human|AI|bot)\s*:"
+    _SENTENCE_START + r"\s*(?:#{1,4}\s*)?(?:system|assistant|user|developer|human)\s*:"
     r"|#{1,4}\s*(?:instruction|response|input)s?\s*:"
     r"|<\|?\s*(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\s*\|?>"
     r"|\[/?INST\]|<</?SYS>>"
