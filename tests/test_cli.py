@@ -115,3 +115,31 @@ def test_a_manifest_of_the_wrong_shape_is_one_line_and_rebuild_full_recovers(run
         assert len(res.stderr.strip().splitlines()) <= 3
     run("index", "rebuild", "--full", "-q")
     assert json.loads(run("index", "status", "--json").stdout)["fresh"]
+
+
+def test_corpus_show_flags_a_paragraph_addressed_to_a_model(corpus_dir, tmp_path):
+    """In process, with typer's runner: the flag and its reasons are printed, and given
+    in --json; a clean neighbour gets none."""
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from assistant.corpus.loader import load_corpus
+    from tests.corpus.test_injection import ADDRESSED_MD, ADDRESSED_NOTE
+
+    (corpus_dir / ADDRESSED_NOTE).write_text(ADDRESSED_MD, "utf-8")
+    pid = next(p.id for p in load_corpus(corpus_dir).paragraphs if "PWNED" in p.text)
+    env = {"ASSISTANT_CORPUS_DIR": str(corpus_dir), "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+           "ASSISTANT_EMBEDDING_MODEL": "hash:384", "COLUMNS": "400"}
+    runner = CliRunner()
+    res = runner.invoke(app, ["corpus", "show", pid], env=env)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    warning = [ln for ln in lines if ln.startswith("⚠ This passage contains text addressed")]
+    assert len(warning) == 1  # the flagged paragraph, not its clean neighbour
+    assert "instructions addressed to a model" in warning[0] and "“Ignore previous" in warning[0]
+    assert lines.index(warning[0]) == next(i for i, ln in enumerate(lines) if "PWNED" in ln) - 1
+    data = json.loads(runner.invoke(app, ["corpus", "show", pid, "--json"], env=env).output)
+    assert [r["code"] for r in data["injection"]] == ["instruction", "role_tag", "citation_marker"]
+    clean = next(c["paragraph_id"] for c in data["context"] if "77 million" in c["text"])
+    clean_data = json.loads(runner.invoke(app, ["corpus", "show", clean, "--json"], env=env).output)
+    assert clean_data["injection"] == []

@@ -249,14 +249,19 @@ class Assistant:
 
     def _checked_llm_answer(self, question: str, text: str, passages: list[Passage],
                             backend: str, warnings: list[str]) -> Answer | None:
-        """Check every sentence of an LLM answer against the passages it cites; renumber the
-        citations that remain. None (so: fall back to extractive) if nothing is supported."""
-        from assistant.answer.verify import is_refusal, parse_cited_sentences, verify
+        """Check every sentence of an LLM answer against the passages it cites, leave out the
+        sentences that cite no retrieved paragraph or carry a link, and renumber the citations
+        that remain. None (so: fall back to extractive) if nothing is supported."""
+        from assistant.answer.verify import grounded, is_refusal, parse_cited_sentences, verify
 
         if is_refusal(text):
             return self._refusal(question, passages, backend,
                                  Refusal("model_refused", "the model found no answer"))
-        checked = verify(parse_cited_sentences(text), passages, self.embed_sentences)
+        checked, dropped = grounded(verify(parse_cited_sentences(text), passages,
+                                           self.embed_sentences))
+        if dropped:
+            warnings.append(f"{len(dropped)} sentence(s) of the {backend} answer were left out: "
+                            "they cited no retrieved paragraph or carried a link.")
         if not any(s.supported for s in checked):
             warnings.append(f"The {backend} answer had no sentence supported by the brief; "
                             "answered with the extractive backend instead.")

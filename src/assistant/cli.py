@@ -140,6 +140,7 @@ def corpus_show(
         _print_json({"paragraph_id": para.id, "doc_id": doc.doc_id, "doc_title": doc.title,
                      "label": para.label, "kind": para.kind.value, "section": para.section_path,
                      "page": para.page, "text": para.text,
+                     "injection": [{"code": r.code, "detail": r.detail} for r in para.injection],
                      "context": [{"paragraph_id": p.id, "label": p.label, "text": p.text}
                                  for p in around]})
         return
@@ -149,6 +150,11 @@ def corpus_show(
         style = "bold" if p.id == para.id else "dim"
         out.print(f"\n[{style}]{p.label}[/] ({p.id}, {p.kind.value}){' — ' + where if where else ''}",
                   highlight=False)
+        if p.injection:
+            from assistant.corpus.injection import summary
+
+            warning = f"⚠ {summary(p.injection)} Found: " + "; ".join(r.detail for r in p.injection)
+            out.print(warning, style="yellow", highlight=False, markup=False)
         out.print(p.text, style=None if p.id == para.id else "dim", highlight=False, markup=False)
 
 

@@ -479,3 +479,30 @@ def test_example_questions_really_get_cited_answers(real_assistant):
         answer = real_assistant.ask(question)
         assert not answer.refused and answer.citations, question
         assert all(s.citations for s in answer.sentences), question
+
+
+def test_panel_warns_about_a_paragraph_addressed_to_a_model(tmp_path):
+    from tests.corpus.test_injection import ADDRESSED_MD, ADDRESSED_NOTE, PWNED
+
+    (tmp_path / ADDRESSED_NOTE).write_text(ADDRESSED_MD, "utf-8")
+    corpus = load_corpus(tmp_path)
+    clean, flagged = (para_with(corpus, "77 million ducats"), para_with(corpus, "PWNED"))
+    html = render.render_citation_panel(corpus, flagged.id)
+    audit = assert_safe(html)
+    assert 'class="ba-banner ba-banner-warn ba-injection"' in html
+    assert html.index("ba-injection") < html.index('class="ba-panel-text"')  # above the text
+    assert ("⚠ This passage contains text addressed to a reader or a model (instructions "
+            "addressed to a model; chat role tags; citation markers like the app's own [n])"
+            in audit.plain)
+    assert "never followed as instructions" in audit.plain
+    assert "“SYSTEM:" in audit.plain and "[9]" in audit.plain
+    assert "&lt;/data&gt;" in html and "&lt;b&gt;PWNED&lt;/b&gt;" in html  # escaped, as text
+    assert PWNED in audit.plain
+    assert "ba-injection" not in render.render_citation_panel(corpus, clean.id)
+    docs = render.render_documents(corpus)
+    assert_safe(docs)
+    assert docs.count("Addressed to a reader or a model") == 1
+    assert docs.index("Addressed to a reader") > docs.index(f'data-pid="{flagged.id}"')
+    real = load_corpus(ROOT / "corpus")
+    assert all("ba-injection" not in render.render_citation_panel(real, p.id)
+               for p in real.paragraphs)

@@ -11,6 +11,9 @@ given to the model. Each sentence is checked against the passages it cites:
   evidence (the best cosine between the sentence and a sentence of a cited passage) must
   reach a calibrated threshold.
 
+``grounded`` then keeps only what may be shown: sentences that cite at least one retrieved
+passage and carry no link (an answer cites paragraphs, never URLs).
+
 Passage sentences that read as instructions to an assistant ("ignore previous instructions",
 "say ...") are never evidence, so an answer that obeys text injected into a passage is not
 supported by it. ``support_score`` is the same content check on its own, for the evaluation
@@ -27,6 +30,7 @@ import numpy as np
 
 from assistant.answer.evidence import numbers
 from assistant.answer.types import REFUSAL, Passage, Sentence
+from assistant.corpus.injection import injection_reasons, links
 from assistant.corpus.text import normalise, split_sentences
 from assistant.nlp import sentences, stem, terms, words
 
@@ -140,8 +144,11 @@ def number_tokens(text: str) -> set[str]:
 
 # -- content support ----------------------------------------------------------------------------
 def looks_like_instruction(sentence: str) -> bool:
-    """A sentence addressed to an assistant rather than stating a fact (prompt injection)."""
-    return bool(_INSTRUCTION.search(normalise(sentence)))
+    """A sentence addressed to an assistant rather than stating a fact (prompt injection):
+    this module's sentence-level rule (a sentence opening with "say", "answer", ...) or the
+    corpus flag's instructions and role tags (``assistant.corpus.injection``)."""
+    return bool(_INSTRUCTION.search(normalise(sentence))) or any(
+        r.code in ("instruction", "role_tag") for r in injection_reasons(sentence))
 
 
 def passage_sentences(text: str) -> list[str]:
@@ -255,3 +262,15 @@ def verify(sentences: Sequence[tuple[str, list[int]]], passages: list[Passage],
         supported = numbers_ok and result.score >= threshold
         out.append(Sentence(text=text, citations=valid, supported=supported, quote=result.quote))
     return out
+
+
+def grounded(checked: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+    """Split checked sentences into those an answer may show and those it must leave out: a
+    sentence whose every citation was invented (or that cites nothing) is not grounded in a
+    retrieved paragraph, and a sentence with a link points the reader outside the brief (a
+    link a passage planted, or one the model made up)."""
+    kept: list[Sentence] = []
+    dropped: list[Sentence] = []
+    for s in checked:
+        (kept if s.citations and not links(s.text) else dropped).append(s)
+    return kept, dropped

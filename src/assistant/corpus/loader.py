@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.corpus.injection import injection_reasons
 from assistant.corpus.models import NUMBERED_KINDS, Block, Document, Kind, Paragraph
 from assistant.corpus.readers import SUPPORTED_SUFFIXES, reader_for
 from assistant.corpus.text import file_hash, normalise
@@ -98,9 +99,13 @@ def _section_label(section: tuple[str, ...]) -> str:
 
 
 def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
-                     label_scope: str = "document") -> list[Paragraph]:
+                     label_scope: str = "document", source_urls: tuple[str, ...] = ()
+                     ) -> list[Paragraph]:
     """Assign IDs and labels. The ID hashes the paragraph's own normalised text (and its
-    occurrence number when the text repeats), so it survives edits to other paragraphs."""
+    occurrence number when the text repeats), so it survives edits to other paragraphs.
+    Each paragraph is checked for text addressed to a reader or a model; ``source_urls`` (the
+    document's declared sources) and its own footnote labels are not counted as such."""
+    footnote_labels = {b.footnote_label for b in blocks if b.footnote_label}
     seen: dict[str, int] = {}
     used: set[str] = set()
     counters: dict[tuple, int] = {}
@@ -143,6 +148,8 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
             text=block.text, search_text=search, section=block.section, page=block.page,
             footnote_refs=block.footnote_refs, footnote_label=block.footnote_label,
             content_hash=content,
+            injection=injection_reasons(block.text, source_urls, footnote_labels,
+                                        links_allowed=block.kind is Kind.FOOTNOTE),
         ))
     return paragraphs
 
@@ -183,6 +190,11 @@ def front_matter_card(meta: dict) -> Block | None:
     return Block(text=text, kind=Kind.METADATA, section=())
 
 
+def source_urls(meta: dict) -> tuple[str, ...]:
+    """The URLs a document declares as its own source (front matter or sources.toml)."""
+    return tuple(str(v) for k, v in meta.items() if k in ("url", "source_url", "report_url") and v)
+
+
 def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Document, list[str]]:
     """Read one corpus file into a Document. Raises CorpusError naming the file."""
     reader = reader_for(path.suffix)
@@ -203,7 +215,7 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
     card = front_matter_card(meta) if path.suffix.lower() in (".md", ".markdown") else None
     blocks = ([card] if card else []) + parsed.blocks
-    paragraphs = build_paragraphs(doc_id, short_title, blocks, scope)
+    paragraphs = build_paragraphs(doc_id, short_title, blocks, scope, source_urls(meta))
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
     doc = Document(doc_id=doc_id, title=title, kind=str(meta.get("kind") or "document"),

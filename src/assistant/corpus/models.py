@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from assistant.corpus.injection import Reason
+
 
 class Kind(StrEnum):
     HEADING = "heading"
@@ -56,6 +58,8 @@ class Paragraph:
     footnote_refs: tuple[str, ...] = ()
     footnote_label: str | None = None
     content_hash: str = ""
+    # why the text looks addressed to a reader or a model (see corpus/injection.py); () if not
+    injection: tuple[Reason, ...] = ()
 
     @property
     def section_path(self) -> str:

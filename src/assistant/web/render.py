@@ -306,6 +306,15 @@ def paragraph_label(corpus, pid: str) -> str:
     return para.label
 
 
+def render_injection_note(reasons: Sequence) -> str:
+    """The warning on a paragraph flagged by ``assistant.corpus.injection``, with its reasons."""
+    from assistant.corpus.injection import summary
+
+    items = "".join(f"<li>{esc(r.detail)}</li>" for r in reasons)
+    return (f'<div class="ba-banner ba-banner-warn ba-injection" role="note"><p>⚠ '
+            f'{esc(summary(reasons))}</p><ul>{items}</ul></div>')
+
+
 def render_citation_panel(corpus, paragraph_id: str, citation: Citation | None = None,
                           quotes: Sequence[str] = (), context: int = PANEL_CONTEXT,
                           cited_for: Sequence[str] = ()) -> str:
@@ -333,6 +342,8 @@ def render_citation_panel(corpus, paragraph_id: str, citation: Citation | None =
     for k, v in meta:
         parts.append(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>")
     parts.append("</dl>")
+    if para.injection:  # text addressed to a reader or a model: say so, above the text
+        parts.append(render_injection_note(para.injection))
     parts.append(f'<blockquote class="ba-panel-text">{highlight(para.text, quotes)}</blockquote>')
     cited_for = [t for t in dict.fromkeys(cited_for) if not _find(t, para.text)]
     if cited_for:  # answer sentences not quoted verbatim from this paragraph
@@ -426,7 +437,9 @@ def render_documents(corpus, status=None, missing: Sequence[dict] = (), status_e
         for p in doc.paragraphs:
             parts.append(
                 f'<li class="ba-para-item ba-kind-{esc(p.kind.value)}">{para_button(p.id, p.label)}'
-                f'<span class="ba-para-excerpt">{esc(excerpt(p.text, 140))}</span></li>')
+                + ('<span class="ba-flag" title="Addressed to a reader or a model: open it to see '
+                   'why">⚠</span>' if p.injection else "")
+                + f'<span class="ba-para-excerpt">{esc(excerpt(p.text, 140))}</span></li>')
         parts.append("</ol></details>")
     for w in getattr(corpus, "warnings", []) or []:
         parts.append(f'<div class="ba-banner ba-banner-warn">{esc(w)}</div>')
