@@ -201,7 +201,8 @@ class Assistant:
 
     def stream(self, question: str, history: list[dict] | None = None,
                backend: str | None = None, doc: str | None = None) -> Iterator[str | Answer]:
-        """Yields text deltas as the answer is written, then the final, checked Answer."""
+        """Yields text deltas as an LLM writes the answer, then the final, checked Answer (the
+        extractive answer exists whole at once, so it comes as the Answer alone)."""
         question = check_question(question)
         history = list(history or [])
         docs = self.doc_filter(doc)
@@ -227,8 +228,7 @@ class Assistant:
                 except LLMUnavailableError as exc:  # the server went away mid-answer
                     warnings.append(str(exc))
         if answer is None:  # extractive, a policy refusal, or an LLM answer with no support
-            answer = self._extractive_answer(query, passages, docs)
-            yield answer.text
+            answer = self._extractive_answer(query, passages, docs)  # whole at once: no deltas
         t2 = time.perf_counter()
         answer.resolved_question = query.resolved
         answer.warnings = warnings + answer.warnings

@@ -60,12 +60,6 @@ _MARKERS_AFTER_STOP = re.compile(
     r"([.!?][\"'”’)]?)((?:\s*\[\s*(?:(?:passages?|source|ref)\s*)?\d[\d\s,;–\-and]*\])+)", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|#+)\s+")
 _LIST_ORDINAL = re.compile(r"^\s*\d+[.)]\s+")
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|everything|"
-    r"above|previous|prior)\b|^\W*(say|answer|respond|reply|output|print|write|tell the user|"
-    r"repeat|state that|claim that)\b|\b(system prompt|you are now|as an ai|new instructions?|"
-    r"assistant\s*:|you must (now )?(say|answer|respond|reply))\b|</?\s*(passage|data|system)\b",
-    re.IGNORECASE)
 # attribution words say who claims something; the passage need not contain them
 _ATTRIBUTION = frozenset(stem(w) for w in words("""
 op-ed oped argue argues argued state states stated note notes noted warn warns warned find finds
@@ -144,11 +138,10 @@ def number_tokens(text: str) -> set[str]:
 
 # -- content support ----------------------------------------------------------------------------
 def looks_like_instruction(sentence: str) -> bool:
-    """A sentence addressed to an assistant rather than stating a fact (prompt injection):
-    this module's sentence-level rule (a sentence opening with "say", "answer", ...) or the
-    corpus flag's instructions and role tags (``assistant.corpus.injection``)."""
-    return bool(_INSTRUCTION.search(normalise(sentence))) or any(
-        r.code in ("instruction", "role_tag") for r in injection_reasons(sentence))
+    """A sentence addressed to an assistant rather than stating a fact (prompt injection): the
+    corpus flag's instructions and role tags (``assistant.corpus.injection``). A sentence that
+    merely opens with a verb like "Output" ("Output fell by 8 per cent") states a fact."""
+    return any(r.code in ("instruction", "role_tag") for r in injection_reasons(sentence))
 
 
 def passage_sentences(text: str) -> list[str]:

@@ -237,8 +237,8 @@ class ChatHandlers:
                 if isinstance(event, Answer):
                     answer = event
                     continue
-                # text as the backend yields it: token deltas from an LLM, the whole answer at
-                # once from the extractive backend (shown at once, no replayed typing)
+                # an LLM's token deltas, shown as they come (the extractive answer comes whole,
+                # as the Answer alone: it appears at once, with no replayed typing)
                 shown += str(event)
                 messages[-1] = {"role": "assistant", "content": render.render_streaming(shown)}
                 yield list(messages), gr.skip(), gr.skip(), gr.skip()
