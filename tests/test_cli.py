@@ -143,3 +143,38 @@ def test_corpus_show_flags_a_paragraph_addressed_to_a_model(corpus_dir, tmp_path
     clean = next(c["paragraph_id"] for c in data["context"] if "77 million" in c["text"])
     clean_data = json.loads(runner.invoke(app, ["corpus", "show", clean, "--json"], env=env).output)
     assert clean_data["injection"] == []
+
+
+def test_chat_serves_at_once_and_answers_the_first_question(corpus_dir, tmp_path):
+    """`assistant chat` builds a missing index, serves the page, loads its parts beside it,
+    and answers a question asked as soon as the page is up."""
+    import time
+
+    import httpx
+    from gradio_client import Client
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(corpus_dir),
+               ASSISTANT_INDEX_DIR=str(tmp_path / "index"), ASSISTANT_EMBEDDING_MODEL="hash:384",
+               HF_HUB_OFFLINE="1", GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "chat", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read()
+        result = Client(url, verbose=False).predict("How many jobs were lost in 2020?", [], "all",
+                                                    "extractive", api_name="/chat")
+        assert "ba-cite" in str(result[0][-1]["content"])
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    assert "Building the index first" in stderr and "Traceback" not in stderr

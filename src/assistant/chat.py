@@ -141,8 +141,9 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load the model, the index, the sidecar and the parser, so the first question is fast."""
-        self.retriever, self.extractive  # noqa: B018 - loads them
-        self.analyse("warm up")
+        with self._store_reads():
+            self.retriever, self.extractive  # noqa: B018 - loads them
+            self.analyse("warm up")
 
     # -- index ----------------------------------------------------------------------------------
     def status(self, deep: bool = False) -> IndexStatus:

@@ -267,12 +267,23 @@ def chat(
         err.print("Building the index first (" + "; ".join(reasons) + ").", highlight=False)
         report = _rebuild_with_progress(assistant, full)
         out.print(f"Index {report.version} built: {report.chunks_total} chunks.", highlight=False)
-    err.print("Loading the model and the corpus…", highlight=False)
-    assistant.warm_up()
+    import threading
+
     from assistant.web.app import serve
 
-    serve(assistant, host=host, port=port, auth=credentials, concurrency=concurrency,
-          max_size=max_queue)
+    # the page is served at once; the parser, index and retriever load beside it (a question
+    # asked meanwhile waits for them: the Assistant builds each part once, under a lock)
+    demo = serve(assistant, host=host, port=port, auth=credentials, concurrency=concurrency,
+                 max_size=max_queue, block=False)
+    threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
+    demo.block_thread()
+
+
+def _warm_up(assistant) -> None:
+    try:
+        assistant.warm_up()
+    except AssistantError as exc:  # the chat stays up and shows the same message per question
+        err.print(f"[yellow]warning:[/] {exc}", highlight=False)
 
 
 def _print_answer(answer) -> None:
