@@ -57,6 +57,8 @@ class Run:
     wall_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     server_peak_rss_mb: float = 0.0
+    server_cpu_s: float = 0.0  # the server's user + system CPU seconds during the run
+    client_cpu_s: float = 0.0  # this process's (all the sessions') CPU seconds during the run
 
     def summary(self) -> dict:
         lat = sorted(self.latencies_ms)
@@ -65,7 +67,11 @@ class Run:
         data.update(requests=self.sessions * self.questions,
                     throughput_rps=round(self.answered / self.wall_s, 2) if self.wall_s else None,
                     p50_ms=q(0.5), p95_ms=q(0.95), max_ms=lat[-1] if lat else None,
-                    mean_ms=round(statistics.fmean(lat), 1) if lat else None)
+                    mean_ms=round(statistics.fmean(lat), 1) if lat else None,
+                    server_cpu_ms_per_request=round(1000 * self.server_cpu_s / self.answered, 1)
+                    if self.answered else None,
+                    client_cpu_ms_per_request=round(1000 * self.client_cpu_s / self.answered, 1)
+                    if self.answered else None)
         return data
 
 
@@ -117,10 +123,20 @@ class RssSampler(threading.Thread):
         return self.peak / 2**20
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    if not pid:
+        return 0.0
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
 def drive(url: str, run: Run) -> None:
     from gradio_client import Client
 
-    clients = [Client(url, verbose=False) for _ in range(run.sessions)]  # before the clock
+    # before the clock; the export file each answer offers is not downloaded (a chat client
+    # has no use for it, and on a 2-core machine the clients share the server's CPUs)
+    clients = [Client(url, verbose=False, download_files=False, analytics_enabled=False)
+               for _ in range(run.sessions)]
     lock, barrier = threading.Lock(), threading.Barrier(run.sessions)
 
     def session(i: int, client) -> None:
@@ -179,12 +195,15 @@ def main() -> None:
             for n in sessions:
                 run = Run(concurrency, max_queue, n, args.questions)
                 sampler = RssSampler(pid) if pid else None
+                cpu0, own0 = _cpu_seconds(pid), _cpu_seconds(os.getpid())
                 if sampler:
                     sampler.start()
                 console.print(f"concurrency {concurrency}, queue {max_queue}: {n} sessions × "
                               f"{args.questions} questions …")
                 drive(url, run)
                 run.server_peak_rss_mb = round(sampler.stop(), 1) if sampler else 0.0
+                run.server_cpu_s = round(_cpu_seconds(pid) - cpu0, 2)
+                run.client_cpu_s = round(_cpu_seconds(os.getpid()) - own0, 2)
                 runs.append(run.summary())
         finally:
             if proc:
@@ -192,13 +211,15 @@ def main() -> None:
                 proc.wait()
     table = Table(title="Web chat under load (gradio_client sessions)")
     for col in ("concurrency", "max queue", "sessions", "requests", "answered", "retry", "errors",
-                "req/s", "p50 ms", "p95 ms", "max ms", "server RSS MB"):
+                "req/s", "p50 ms", "p95 ms", "max ms", "server CPU ms/req", "client CPU ms/req",
+                "server RSS MB"):
         table.add_column(col, justify="right")
     for r in runs:
         table.add_row(*(str(x) for x in (r["concurrency"], r["max_queue"], r["sessions"],
                                           r["requests"], r["answered"], r["told_to_retry"],
                                           r["errors"], r["throughput_rps"], r["p50_ms"],
-                                          r["p95_ms"], r["max_ms"], r["server_peak_rss_mb"])))
+                                          r["p95_ms"], r["max_ms"], r["server_cpu_ms_per_request"],
+                                          r["client_cpu_ms_per_request"], r["server_peak_rss_mb"])))
     console.print(table)
     for r in runs:
         for sample in r["error_samples"]:

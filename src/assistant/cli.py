@@ -244,8 +244,11 @@ def chat(
     auth: Annotated[str | None, typer.Option(
         help="USER:PASS required to open the chat (or set ASSISTANT_CHAT_AUTH, which keeps the "
              "password out of the process list).")] = None,
-    concurrency: Annotated[int, typer.Option(help="Questions answered at the same time.")] = 2,
-    max_queue: Annotated[int, typer.Option(help="Questions waiting at most; more are refused.")] = 32,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Questions answered at the same time (default: the chat_concurrency setting, 2).")] = None,
+    max_queue: Annotated[int | None, typer.Option(
+        help="Questions waiting at most; more are told to retry (default: the chat_max_queue "
+             "setting, 64).")] = None,
 ) -> None:
     """Start the web chat: builds the index first if it is missing or stale."""
     from assistant.errors import IndexCorruptError

@@ -30,6 +30,7 @@ import gradio as gr
 
 from assistant.answer.types import Answer
 from assistant.chat import plain_question
+from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.web import render
 
@@ -46,8 +47,6 @@ EXAMPLES = [
 ]
 BACKEND_LABELS = {"extractive": "Extractive (quotes the brief)", "openai": "LLM (OpenAI-compatible)",
                   "local": "Local LLM"}
-DEFAULT_CONCURRENCY = 2
-DEFAULT_MAX_SIZE = 32
 CHAT_API_NAME = "chat"
 EXPORT_MAX_AGE = 3600.0  # seconds an export file is kept (Gradio serves its own copy)
 
@@ -424,8 +423,8 @@ class _OwnFilesOnly:
 
 
 def serve(assistant, host: str = "127.0.0.1", port: int = 7860,
-          auth: tuple[str, str] | None = None, concurrency: int = DEFAULT_CONCURRENCY,
-          max_size: int = DEFAULT_MAX_SIZE, block: bool = True, quiet: bool = False) -> gr.Blocks:
+          auth: tuple[str, str] | None = None, concurrency: int | None = None,
+          max_size: int | None = None, block: bool = True, quiet: bool = False) -> gr.Blocks:
     """Launch the chat. Loopback only unless ``host`` says otherwise (a warning is printed
     when it is reachable from other machines without ``auth``); never shared; no file paths
     beyond the app's own. ``block=False`` returns once the server is up (tests)."""
@@ -438,9 +437,9 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860,
               "without a password. Pass --auth USER:PASS, or use --host 127.0.0.1.",
               file=sys.stderr, flush=True)
     demo = build_app(assistant)
-    demo.queue(default_concurrency_limit=max(1, int(concurrency)),
-               max_size=max(1, int(max_size)))
-    settings = getattr(assistant, "settings", None)
+    settings = getattr(assistant, "settings", None) or Settings()
+    demo.queue(default_concurrency_limit=max(1, int(concurrency or settings.chat_concurrency)),
+               max_size=max(1, int(max_size or settings.chat_max_queue)))
     blocked = [str(Path(p).resolve()) for p in (getattr(settings, "corpus_dir", None),
                                                 getattr(settings, "index_dir", None)) if p]
     demo.launch(
