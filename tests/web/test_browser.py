@@ -132,7 +132,7 @@ def test_ask_stream_cite_follow_up_export_documents(page, app):
 
     page.fill("#ba-question textarea", POVERTY)
     page.press("#ba-question textarea", "Enter")
-    page.wait_for_selector("#ba-chat .ba-streaming")  # the answer is written word by word
+    page.wait_for_selector(ANSWERS)  # the extractive answer appears whole, no replayed typing
     answer = page.locator(ANSWERS).last
     answer.locator("button.ba-cite").first.wait_for()
     text = answer.text_content()
