@@ -4,12 +4,15 @@ the chat's API endpoint, against a running app.
     python bench/load.py --sessions 20,50 --questions 5            # starts `assistant chat`
     python bench/load.py --url http://127.0.0.1:7860/ --sessions 20 # an app already running
     python bench/load.py --concurrency 1,2,4 --max-queue 64          # compare queue settings
+    python bench/load.py --pin                                       # server and clients apart
 
 For every (server settings, sessions) pair it reports requests answered, requests the server
 refused cleanly ("Queue is full": the client is told to retry), other errors, throughput,
 p50/p95/max latency per request (submit to final answer) and the server's peak RSS. Each
 server setting gets a fresh `assistant chat` process (the index must exist: `make index`).
-Timings are figures for a report (bench/RESULTS.md), never test assertions.
+With --pin the server runs on the first CPU and the clients on the others, as they would
+on other machines (on a small box the clients otherwise take CPU from the server). Timings are
+figures for a report (bench/RESULTS.md), never test assertions.
 """
 
 from __future__ import annotations
@@ -81,11 +84,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(concurrency: int, max_queue: int) -> tuple[subprocess.Popen, str]:
+def start_server(concurrency: int, max_queue: int,
+                 cpus: set[int] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [str(Path(sys.executable).parent / "assistant"), "chat", "--port", str(port),
            "--concurrency", str(concurrency), "--max-queue", str(max_queue)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    if cpus:  # every thread of the server inherits it
+        cmd = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
@@ -183,13 +189,18 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=5, help="questions per session")
     ap.add_argument("--concurrency", default="2", help="comma-separated `--concurrency` values")
     ap.add_argument("--max-queue", default="64", help="comma-separated `--max-queue` values")
+    ap.add_argument("--pin", action="store_true", help="server on CPU 0, clients on the rest")
     ap.add_argument("--out", type=Path, default=Path("bench/results/load.json"))
     args = ap.parse_args()
     sessions = [int(s) for s in args.sessions.split(",")]
     settings = [(int(c), int(q)) for c in args.concurrency.split(",") for q in args.max_queue.split(",")]
     console, runs = Console(), []
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpus = set(cpus[:1]) if args.pin else None
+    if args.pin and len(cpus) > 1:  # threads started from here on (the sessions) inherit it
+        os.sched_setaffinity(0, set(cpus[1:]))
     for concurrency, max_queue in settings if not args.url else [(0, 0)]:
-        proc, url = (None, args.url) if args.url else start_server(concurrency, max_queue)
+        proc, url = (None, args.url) if args.url else start_server(concurrency, max_queue, server_cpus)
         try:
             pid = proc.pid if proc else None
             for n in sessions:
@@ -225,7 +236,7 @@ def main() -> None:
         for sample in r["error_samples"]:
             console.print(f"[red]error sample[/] ({r['sessions']} sessions): {sample}", highlight=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
+    args.out.write_text(json.dumps({"pinned": args.pin, "machine": {"cpus": os.cpu_count(),
                                                 "ram_gb": round(psutil.virtual_memory().total / 2**30, 1)},
                                     "runs": runs}, indent=2))
     console.print(f"written {args.out}")

@@ -294,8 +294,8 @@ def test_documents_tab_lists_documents_status_and_missing_report(corpus, setting
 def test_chat_shows_the_extractive_answer_at_once_and_follow_ups_get_the_history(
         handlers, poverty_answer):
     outputs, (messages, turns, box, export) = run_chat(handlers, poverty_answer.question)
-    # the question with a placeholder, then the rendered answer: no replayed typing
-    assert len(outputs) == 2 and "ba-streaming" in outputs[0][0][-1]["content"]
+    # one update: the question and its rendered answer (no placeholder, no replayed typing)
+    assert len(outputs) == 1
     assert messages[0] == {"role": "user", "content": render.render_question(poverty_answer.question)}
     assert messages[1]["content"] == render.render_answer(poverty_answer, 0)
     assert box == "" and len(turns) == 1 and turns[0].answer is poverty_answer

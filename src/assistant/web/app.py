@@ -226,7 +226,8 @@ class ChatHandlers:
         doc_value = _doc_value(doc)
         messages.append({"role": "user", "content": render.render_question(question)})
         messages.append({"role": "assistant", "content": render.render_streaming("")})
-        yield list(messages), list(turns), "", gr.skip()
+        if (backend or "extractive") != "extractive":  # an LLM writes over seconds: show the
+            yield list(messages), list(turns), "", gr.skip()  # question and a cursor at once
 
         answer: Answer | None = None
         shown = ""
