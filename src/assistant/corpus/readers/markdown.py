@@ -3,6 +3,7 @@ Pandoc-style fenced divs (``::: caption`` ... ``:::``) that set a paragraph's ki
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import yaml
@@ -33,12 +34,22 @@ def split_front_matter(text: str, name: str) -> tuple[dict, str]:
                           "Add the closing '---' line, then run `assistant index rebuild`.")
     try:
         meta = yaml.safe_load(text[3:3 + end.start()]) or {}
-    except yaml.YAMLError as exc:
+    # ValueError: an impossible date ("2021-02-30"); RecursionError: nesting too deep to parse
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise CorpusError(f"{name}: front matter is not valid YAML ({exc}). "
                           "Fix it, then run `assistant index rebuild`.") from exc
     if not isinstance(meta, dict):
         raise CorpusError(f"{name}: front matter must be a mapping of keys to values.")
+    for key, value in meta.items():
+        if not isinstance(key, str) or not (_is_scalar(value) or (
+                isinstance(value, list) and all(_is_scalar(v) for v in value))):
+            raise CorpusError(f"{name}: front matter '{str(key)[:40]}' must be text, a number, a "
+                              "date or a list of them. Fix it, then run `assistant index rebuild`.")
     return meta, text[3 + end.end():]
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | dt.date)
 
 
 def inline_to_text(text: str) -> str:
