@@ -11,7 +11,7 @@ from pathlib import Path
 
 from assistant.corpus.models import NUMBERED_KINDS, Block, Document, Kind, Paragraph
 from assistant.corpus.readers import SUPPORTED_SUFFIXES, reader_for
-from assistant.corpus.text import file_hash, normalise
+from assistant.corpus.text import file_hash, is_visible, normalise
 from assistant.errors import AssistantError, CorpusError
 
 SOURCES_FILE = "sources.toml"
@@ -202,7 +202,7 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     short_title = str(meta.get("short_title") or title)
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
     card = front_matter_card(meta) if path.suffix.lower() in (".md", ".markdown") else None
-    blocks = ([card] if card else []) + parsed.blocks
+    blocks = [b for b in ([card] if card else []) + parsed.blocks if is_visible(b.text)]
     paragraphs = build_paragraphs(doc_id, short_title, blocks, scope)
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
