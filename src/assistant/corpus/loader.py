@@ -17,6 +17,10 @@ from assistant.errors import AssistantError, CorpusError
 SOURCES_FILE = "sources.toml"
 FETCHED_FILE = "fetched.json"
 _IGNORED = {SOURCES_FILE, FETCHED_FILE}
+# Far above any real paragraph (the brief's longest is about 1,300 characters), far below what
+# the parser accepts (spaCy refuses a text over 1,000,000 characters and needs about 1 GB per
+# 100,000 words): a longer "paragraph" is a file without paragraph breaks, and is refused.
+MAX_PARAGRAPH_CHARS = 50_000
 _KIND_LABELS = {
     Kind.HEADING: "heading", Kind.CAPTION: "caption", Kind.BYLINE: "byline",
     Kind.METADATA: "metadata", Kind.FOOTNOTE: "footnote", Kind.BIO: "author bio",
@@ -206,6 +210,12 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     paragraphs = build_paragraphs(doc_id, short_title, blocks, scope)
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
+    longest = max(paragraphs, key=lambda p: len(p.text))
+    if len(longest.text) > MAX_PARAGRAPH_CHARS:
+        raise CorpusError(f"{rel}: {longest.label} is {len(longest.text):,} characters long, over "
+                          f"the {MAX_PARAGRAPH_CHARS:,} a paragraph may have (is the file missing "
+                          "its paragraph breaks?); skipped. Put blank lines between paragraphs, "
+                          "then run `assistant index rebuild`.")
     doc = Document(doc_id=doc_id, title=title, kind=str(meta.get("kind") or "document"),
                    path=rel, short_title=short_title, meta=meta, paragraphs=paragraphs)
     return doc, parsed.warnings
