@@ -200,13 +200,14 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     if size == 0:
         raise CorpusError(f"{rel}: the file is empty; skipped.")
     parsed = reader(path.read_bytes(), rel)
+    parsed.blocks = [b for b in parsed.blocks if is_visible(b.text)]  # not only BOMs, ZWSPs
     meta = {**parsed.meta, **{k: v for k, v in source.items() if k not in ("file", "fetch")}}
     doc_id = str(meta.get("doc_id") or slug(path.stem))
     title = str(meta.get("title") or path.stem)
     short_title = str(meta.get("short_title") or title)
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
     card = front_matter_card(meta) if path.suffix.lower() in (".md", ".markdown") else None
-    blocks = [b for b in ([card] if card else []) + parsed.blocks if is_visible(b.text)]
+    blocks = ([card] if card else []) + parsed.blocks
     paragraphs = build_paragraphs(doc_id, short_title, blocks, scope)
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
