@@ -195,11 +195,18 @@ CORPUS_NAMES = ("brief", "briefing", "document", "documents", "sources", "text",
                 "piece", "paper")
 
 
+def aliases(meta: dict) -> list[str]:
+    """A document's ``aliases``: a list of names, or one name written without the list."""
+    value = meta.get("aliases")
+    values = value if isinstance(value, list | tuple) else [value]
+    return [str(a) for a in values if a is not None and str(a).strip()]
+
+
 def document_refs(documents) -> list[DocumentRef]:
     """Names by which a question points at each document, from corpus metadata."""
     refs = [DocumentRef("", CORPUS_NAMES, "")]  # the whole brief: a name, but no one document
     for d in documents:
-        names = {str(a).lower() for a in d.meta.get("aliases") or []}
+        names = {a.lower() for a in aliases(d.meta)}
         names |= {str(d.short_title).lower(), str(d.kind).lower()}
         title = str(d.title or "").lower()
         if title:  # the title, and its main part before a colon, quoted in a question
@@ -503,7 +510,7 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     # who speaks in the documents (their aliases, authors and publishers, from metadata)
     attributed = {t for d in documents for k in ("author", "publisher")
                   for t in terms(str(d.meta.get(k, "")))}
-    attributed |= {t for d in documents for a in [*(d.meta.get("aliases") or []), d.short_title, d.kind]
+    attributed |= {t for d in documents for a in [*aliases(d.meta), d.short_title, d.kind]
                    for t in terms(str(a))}
     parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
     return Query(
