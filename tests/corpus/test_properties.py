@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,38 @@ def test_readers_on_random_text_return_blocks_or_a_corpus_error(suffix, text):
 @example(front="a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\ntitle: *c")  # shared references
 def test_markdown_front_matter_is_read_or_refused(front):
     read_or_refuse(".md", f"---\n{front}\n---\n\n# Heading\n\nBody text.\n".encode())
+
+
+html_tree = st.recursive(
+    st.just("TEXT"),
+    lambda inner: st.tuples(st.sampled_from(["p", "li", "ul", "blockquote", "div", "aside", "h2",
+                                             "figcaption", "b", "sup"]),
+                            st.lists(inner, max_size=4), st.booleans()),
+    max_leaves=40)
+
+
+def render_html(tree, words: Iterator[str]) -> str:
+    if tree == "TEXT":
+        return f" {next(words)} "
+    tag, children, closed = tree
+    inner = "".join(render_html(c, words) for c in children)
+    return f"<{tag}>{inner}" + (f"</{tag}>" if closed else "")
+
+
+@FAST
+@given(tree=html_tree)
+@example(tree=("p", [("p", ["TEXT"], False)], False))  # '<p><p> w0' gave 'w0' twice
+@example(tree=("li", ["TEXT", ("ul", [("li", ["TEXT"], True)], True)], True))
+def test_html_text_lands_in_one_block_however_it_is_nested(tree):
+    html = render_html(tree, (f"w{i}" for i in range(10_000)))
+    parsed = read_or_refuse(".html", html.encode())
+    words = [w for b in parsed.blocks for w in b.text.split()]
+    assert len(words) == len(set(words))  # no text twice, in an item and in its parent
+
+
+def test_unclosed_list_items_are_one_block_each():
+    blocks = reader_for(".html")(b"<ul>" + b"<li>item" * 4000, "deep.html").blocks
+    assert [b.text for b in blocks] == ["item"] * 4000  # was each item plus all nested in it
 
 
 # PDF bytes that get past the header checks into the PDF parser: a real generated report with
