@@ -14,12 +14,14 @@ from assistant.errors import CorpusError
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:\d+[.)]|[-*+•])\s+")
+# No pattern may rescan the rest of a line from every opener that is never closed ("[^[^[^...",
+# "*a *a *a ..."): a span stops at the next opener, so a line of any length is read in linear time.
 _FOOTNOTE_DEF = re.compile(r"^\[\^([^\]]+)\]:\s*(.*)$")
-_FOOTNOTE_REF = re.compile(r"\[\^([^\]]+)\]")
+_FOOTNOTE_REF = re.compile(r"\[\^([^\[\]]+)\]")
 _DIV_OPEN = re.compile(r"^:{3,}\s*\{?\.?([A-Za-z_-]+)\}?\s*$")
 _DIV_CLOSE = re.compile(r"^:{3,}\s*$")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")  # one level of (...) in a URL
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=[^\s*_])([^*_]+?)(?<=\S)\1")
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 DIV_KINDS = {k.value: k for k in Kind} | {"meta": Kind.METADATA, "note": Kind.MARGIN_NOTE}
@@ -55,7 +57,8 @@ def _is_scalar(value: object) -> bool:
 def inline_to_text(text: str) -> str:
     """Markdown inline syntax to display text; footnote refs become superscript digits."""
     text = _LINK.sub(r"\1", text)
-    text = _EMPHASIS.sub(r"\2", text)
+    for _ in range(2):  # "**bold *and italic* text**": the inner span, then the outer
+        text = _EMPHASIS.sub(r"\2", text)
     text = _FOOTNOTE_REF.sub(lambda m: m.group(1).translate(_SUPERSCRIPTS), text)
     return " ".join(text.split())
 
