@@ -25,6 +25,7 @@ from assistant.index.embedding import WordCounter
 
 SUFFIXES = [".md", ".txt", ".html", ".pdf"]
 TEXT_SUFFIXES = [".md", ".txt", ".html"]
+GOOD = "# A good document\n\nThe good document says that trade recovered in 2021.\n"
 
 # Pieces that mean something to one reader or another, and characters that hurt text code:
 # NUL and other controls, direction overrides, BOMs, zero-width and combining marks, line and
@@ -202,6 +203,32 @@ def test_paragraphs_from_random_bytes_carry_no_control_characters(data):
         assert visible(p.text) and not has_control(p.text), repr(p.text)
 
 
+@FAST
+@given(doc_id=st.one_of(st.text(max_size=20), st.sampled_from(["a:b", "x#1", "a b", "é_1.2"])))
+@example(doc_id="a:b")  # was accepted: its paragraph IDs "a:b:<hash>" were looked up in doc "a"
+def test_every_paragraph_is_found_by_its_id(doc_id):
+    import yaml
+
+    front = yaml.safe_dump({"doc_id": doc_id})
+    doc = load_one("doc.md", f"---\n{front}---\n\nFirst paragraph.\n\nSecond.\n".encode())
+    if doc is None:
+        return
+    corpus = Corpus(documents=[doc])
+    for p in doc.paragraphs:
+        assert corpus.paragraph(p.id) is p
+
+
+@pytest.mark.parametrize("sources", ["document = 5", "document = [1, 2]", 'document = "x"',
+                                     'document = {file = "good.md"}'])
+def test_a_malformed_sources_file_is_named(tmp_path, sources):
+    from assistant.errors import AssistantError
+
+    (tmp_path / "good.md").write_text(GOOD, "utf-8")
+    (tmp_path / "sources.toml").write_text(sources, "utf-8")
+    with pytest.raises(AssistantError, match="sources.toml: each document must be a"):
+        load_corpus(tmp_path)
+
+
 # -- chunks -------------------------------------------------------------------------------------
 sentence_runs = st.lists(st.one_of(hostile_text, st.sampled_from(["A sentence. ", "Word "])),
                          min_size=1, max_size=30).map("".join)
@@ -258,7 +285,6 @@ def test_a_hundred_thousand_tiny_paragraphs_load_or_are_refused_by_name():
 
 
 # -- the corpus folder and the index ------------------------------------------------------------
-GOOD = "# A good document\n\nThe good document says that trade recovered in 2021.\n"
 
 
 @settings(max_examples=30, deadline=None)

@@ -52,9 +52,13 @@ def load_sources(corpus_dir: Path) -> list[dict]:
     if not path.exists():
         return []
     try:
-        return list(tomllib.loads(path.read_text("utf-8")).get("document", []))
+        documents = tomllib.loads(path.read_text("utf-8")).get("document", [])
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AssistantError(f"{path} is not valid TOML ({exc}). Fix it and run the command again.")
+    if not isinstance(documents, list) or not all(isinstance(d, dict) for d in documents):
+        raise AssistantError(f"{path}: each document must be a [[document]] table. Fix it and run "
+                             "the command again.")
+    return documents
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -203,6 +207,9 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     parsed.blocks = [b for b in parsed.blocks if is_visible(b.text)]  # not only BOMs, ZWSPs
     meta = {**parsed.meta, **{k: v for k, v in source.items() if k not in ("file", "fetch")}}
     doc_id = str(meta.get("doc_id") or slug(path.stem))
+    if not re.fullmatch(r"[\w.-]+", doc_id):  # it prefixes paragraph IDs: "<doc_id>:<hash>"
+        raise CorpusError(f"{rel}: doc_id '{doc_id[:60]}' may hold only letters, digits, '.', '-' "
+                          "and '_'; skipped. Fix it, then run `assistant index rebuild`.")
     title = str(meta.get("title") or path.stem)
     short_title = str(meta.get("short_title") or title)
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
