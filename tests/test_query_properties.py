@@ -69,6 +69,8 @@ def test_analyse_answers_or_says_why_not(ask, raw):
 @settings(max_examples=20, deadline=None)
 @given(question=hostile_question, previous=st.lists(hostile_question, min_size=1, max_size=4))
 @example(question="And the second?", previous=["Which three areas? ", "1. A [1]; 2. B [2]. " * 200])
+# a run of 40,000 spaces took 17 s in the ordinal split (a leading \s* rescanned it)
+@example(question="And the second?", previous=["Which areas?", "A " + " " * 40_000 + "b [1]."])
 def test_follow_ups_resolve_to_plain_text_within_the_limit(ask, question, previous):
     history = [{"role": ("user", "assistant")[i % 2], "content": text}
                for i, text in enumerate(previous)]
@@ -131,3 +133,18 @@ def test_one_alias_written_without_a_list_is_one_name_not_its_letters():
     nlp = load_pipeline()
     assert analyse("What does the op-ed say about trade?", [], nlp, [doc]).scope == ["doc"]
     assert analyse("What is e?", [], nlp, [doc]).scope == []
+
+
+@FAST
+@given(messages=st.lists(st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system"]),
+     "content": st.one_of(hostile_question, st.none(), st.builds(lambda t: {"text": t}, hostile_question))}),
+    max_size=5))
+@example(messages=[{"role": "assistant", "content": "<" * 40_000}])  # 0.8 s, quadratic in '<'
+def test_a_history_passed_back_by_a_caller_is_plain_text(messages):
+    from assistant.web.render import history_from_messages
+
+    history = history_from_messages(messages)
+    assert len(history) <= len(messages)
+    for m in history:
+        assert m["role"] in ("user", "assistant") and m["content"].strip()
