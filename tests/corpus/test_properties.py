@@ -254,6 +254,15 @@ def test_chunks_stay_inside_their_paragraph_and_fit_the_window(paragraphs, windo
 
 
 # -- huge and empty files -----------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le"])
+def test_utf16_text_with_its_bom_is_read(encoding):
+    text = "Café growth in São Paulo.\n\nSecond paragraph."
+    data = text.encode(encoding)
+    data = data if encoding == "utf-16" else "\ufeff".encode(encoding) + data
+    doc = load_one("unicode.txt", data)
+    assert [p.text for p in doc.paragraphs] == ["Café growth in São Paulo.", "Second paragraph."]
+
+
 @pytest.mark.parametrize("suffix", TEXT_SUFFIXES)
 @pytest.mark.parametrize("data", [b"", b"   \n\t\n  ", b"\xef\xbb\xbf", b"\xef\xbb\xbf \n",
                                   b"\x00" * 64, "\u200b\u202e\ufeff".encode()],

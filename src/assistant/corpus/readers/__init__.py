@@ -6,6 +6,7 @@ Each reader is a function ``read(data: bytes, name: str) -> Parsed``. A reader r
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,8 +44,14 @@ SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 
 
 def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
-    """Decode UTF-8 (with or without BOM); fall back to cp1252/latin-1 with a warning. Control
-    characters (NUL, ESC, DEL, ...) are dropped: they are never text to index or show."""
+    """Decode UTF-8 (with or without BOM), or UTF-16 with its BOM; fall back to cp1252/latin-1
+    with a warning. Control characters (NUL, ESC, DEL, ...) are dropped: they are never text to
+    index or show."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # "Unicode" text on Windows
+        try:
+            return strip_control(data.decode("utf-16")), []
+        except UnicodeDecodeError:
+            pass
     try:
         return strip_control(data.decode("utf-8-sig")), []
     except UnicodeDecodeError as exc:
