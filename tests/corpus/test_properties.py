@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from assistant.corpus.loader import Corpus, load_corpus, load_file
@@ -38,8 +38,7 @@ SPECIAL = ["\x00", "\x1b[31m", "\x7f", "\x85", "\u202e", "\u200f", "\u2066", "\u
            "&#0;", "%PDF-1.4\n", "%%EOF", "word ", "Word. ", "2020 "]
 hostile_text = st.lists(st.one_of(st.text(max_size=30), st.sampled_from(SPECIAL)),
                         max_size=60).map("".join)
-FAST = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=60, deadline=None)  # the whole file runs in about 20 s
 
 
 def read_or_refuse(suffix: str, data: bytes) -> Parsed | None:
@@ -253,7 +252,7 @@ def test_chunks_stay_inside_their_paragraph_and_fit_the_window(paragraphs, windo
         assert count(c.embed_text) + 2 <= window
 
 
-# -- huge and empty files -----------------------------------------------------------------------
+# -- encodings, huge and empty files -----------------------------------------------------------
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le"])
 def test_utf16_text_with_its_bom_is_read(encoding):
     text = "Café growth in São Paulo.\n\nSecond paragraph."
@@ -294,8 +293,6 @@ def test_a_hundred_thousand_tiny_paragraphs_load_or_are_refused_by_name():
 
 
 # -- the corpus folder and the index ------------------------------------------------------------
-
-
 @settings(max_examples=30, deadline=None)
 @given(suffix=st.sampled_from(SUFFIXES), garbage=st.binary(max_size=2048))
 @example(suffix=".md", garbage=b"---\ndate: 0000-01-01\n---\nBody.\n")
