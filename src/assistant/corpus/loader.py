@@ -205,6 +205,12 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
         raise CorpusError(f"{rel}: the file is empty; skipped.")
     parsed = reader(path.read_bytes(), rel)
     parsed.blocks = [b for b in parsed.blocks if is_visible(b.text)]  # not only BOMs, ZWSPs
+    for n, block in enumerate(parsed.blocks, 1):  # before any work per paragraph
+        if len(block.text) > MAX_PARAGRAPH_CHARS:
+            raise CorpusError(f"{rel}: paragraph {n} is {len(block.text):,} characters long, over "
+                              f"the {MAX_PARAGRAPH_CHARS:,} a paragraph may have (is the file "
+                              "missing its paragraph breaks?); skipped. Put blank lines between "
+                              "paragraphs, then run `assistant index rebuild`.")
     meta = {**parsed.meta, **{k: v for k, v in source.items() if k not in ("file", "fetch")}}
     doc_id = str(meta.get("doc_id") or slug(path.stem))
     if not re.fullmatch(r"[\w.-]+", doc_id):  # it prefixes paragraph IDs: "<doc_id>:<hash>"
@@ -218,12 +224,6 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     paragraphs = build_paragraphs(doc_id, short_title, blocks, scope)
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
-    longest = max(paragraphs, key=lambda p: len(p.text))
-    if len(longest.text) > MAX_PARAGRAPH_CHARS:
-        raise CorpusError(f"{rel}: {longest.label} is {len(longest.text):,} characters long, over "
-                          f"the {MAX_PARAGRAPH_CHARS:,} a paragraph may have (is the file missing "
-                          "its paragraph breaks?); skipped. Put blank lines between paragraphs, "
-                          "then run `assistant index rebuild`.")
     doc = Document(doc_id=doc_id, title=title, kind=str(meta.get("kind") or "document"),
                    path=rel, short_title=short_title, meta=meta, paragraphs=paragraphs)
     return doc, parsed.warnings
