@@ -29,7 +29,12 @@ from assistant.index.reader import OpenIndex, open_index
 from assistant.index.rebuild import Progress, RebuildReport, rebuild
 from assistant.index.status import IndexStatus, index_status
 from assistant.nlp import load_pipeline
-from assistant.query import Query, analyse, check_question
+from assistant.query import (
+    Query,
+    analyse,
+    check_question,
+    plain_question,  # noqa: F401 - web/app.py imports it from here
+)
 from assistant.retrieve import RetrievalConfig, Retriever
 
 NEAREST_ON_REFUSAL = 3
