@@ -3,9 +3,7 @@ answerers together. The CLI, the web chat and the evaluation suite all go throug
 
 from __future__ import annotations
 
-import re
 import time
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +14,6 @@ import numpy as np
 from assistant.answer.extractive import CorpusNames, ExtractiveAnswerer, to_sentences
 from assistant.answer.policy import PRE_GENERATION, decide
 from assistant.answer.types import (
-    MAX_QUESTION_CHARS,
     Answer,
     Citation,
     Passage,
@@ -25,7 +22,7 @@ from assistant.answer.types import (
 )
 from assistant.config import Settings, offline_environment
 from assistant.corpus.loader import Corpus, corpus_signature, load_corpus
-from assistant.errors import AssistantError, LLMUnavailableError, QuestionError
+from assistant.errors import AssistantError, LLMUnavailableError
 from assistant.index import sentences as sidecar
 from assistant.index.embedding import Embedder, load_embedder
 from assistant.index.manifest import manifest_path
@@ -33,7 +30,12 @@ from assistant.index.reader import OpenIndex, open_index
 from assistant.index.rebuild import Progress, RebuildReport, rebuild
 from assistant.index.status import IndexStatus, deep_check, index_status
 from assistant.nlp import load_pipeline
-from assistant.query import Query, analyse
+from assistant.query import (
+    Query,
+    analyse,
+    check_question,
+    plain_question,  # noqa: F401 - web/app.py imports it from here
+)
 from assistant.retrieve import RetrievalConfig, Retriever
 
 NEAREST_ON_REFUSAL = 3
@@ -44,28 +46,6 @@ class Hit:
     paragraph_id: str
     score: float  # cosine similarity
 REPORT_KINDS = ("digest", "report")
-
-
-_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->", re.DOTALL)
-
-
-def plain_question(question: str) -> str:
-    """The question as plain text: scripts and markup removed, control and direction-override
-    characters dropped, whitespace collapsed."""
-    text = _TAG.sub(" ", _SCRIPT.sub(" ", str(question or "")))
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    return " ".join(text.split())
-
-
-def check_question(question: str) -> str:
-    question = plain_question(question)
-    if not question:
-        raise QuestionError("The question is empty. Ask something about the op-ed or the UN report.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"The question is {len(question)} characters long; the limit is "
-                            f"{MAX_QUESTION_CHARS}. Ask a shorter question.")
-    return question
 
 
 class Assistant:

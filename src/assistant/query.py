@@ -18,14 +18,41 @@ authors, publishers).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from assistant.answer import followup
 from assistant.answer.evidence import figures, numbers, years
+from assistant.answer.types import MAX_QUESTION_CHARS
 from assistant.corpus.models import Kind
+from assistant.errors import QuestionError
 from assistant.nlp import QUESTION_WORDS, stem, term_of, terms, token_terms, verb_term, words
+
+# An unclosed script, tag or comment runs to the end of the text, so every pattern is linear.
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*(?:>|$).*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?(?:-->|$)", re.DOTALL)
+
+
+def plain_question(question: str) -> str:
+    """The question as plain text: scripts and markup removed, control and direction-override
+    characters dropped, whitespace collapsed."""
+    text = _TAG.sub(" ", _SCRIPT.sub(" ", str(question or "")))
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(text.split())
+
+
+def check_question(question: str) -> str:
+    """The plain question; QuestionError, with a message for the user, if it is empty or over
+    MAX_QUESTION_CHARS (a longer text is no question, and would take seconds to parse)."""
+    question = plain_question(question)
+    if not question:
+        raise QuestionError("The question is empty. Ask something about the op-ed or the UN report.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(question)} characters long; the limit is "
+                            f"{MAX_QUESTION_CHARS}. Ask a shorter question.")
+    return question
 
 
 class AnswerType(StrEnum):
@@ -168,11 +195,18 @@ CORPUS_NAMES = ("brief", "briefing", "document", "documents", "sources", "text",
                 "piece", "paper")
 
 
+def aliases(meta: dict) -> list[str]:
+    """A document's ``aliases``: a list of names, or one name written without the list."""
+    value = meta.get("aliases")
+    values = value if isinstance(value, list | tuple) else [value]
+    return [str(a) for a in values if a is not None and str(a).strip()]
+
+
 def document_refs(documents) -> list[DocumentRef]:
     """Names by which a question points at each document, from corpus metadata."""
     refs = [DocumentRef("", CORPUS_NAMES, "")]  # the whole brief: a name, but no one document
     for d in documents:
-        names = {str(a).lower() for a in d.meta.get("aliases") or []}
+        names = {a.lower() for a in aliases(d.meta)}
         names |= {str(d.short_title).lower(), str(d.kind).lower()}
         title = str(d.title or "").lower()
         if title:  # the title, and its main part before a colon, quoted in a question
@@ -433,11 +467,16 @@ class _Word:
 def analyse(question: str, history: list[dict] | None, nlp, documents=(),
             embed: Callable[[str], list[float]] | None = None,
             condense: Callable[[str, list[dict]], str | None] | None = None) -> Query:
-    """Everything the rest of the product needs to know about a question, computed once."""
+    """Everything the rest of the product needs to know about a question, computed once.
+    Raises QuestionError for an empty or over-long question (see `check_question`)."""
+    question = check_question(question)
     history = list(history or [])
     resolved = question
     if history:
-        resolved = (condense(question, history) if condense else None) or followup.resolve(question, history)
+        resolved = plain_question((condense(question, history) if condense else None)
+                                  or followup.resolve(question, history))
+        if not resolved or len(resolved) > MAX_QUESTION_CHARS:  # from a long history or a model
+            resolved = question
     doc = nlp(resolved)
     refs = document_refs(documents)
     scope, spans = _scope(resolved, refs)
@@ -471,7 +510,7 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
     # who speaks in the documents (their aliases, authors and publishers, from metadata)
     attributed = {t for d in documents for k in ("author", "publisher")
                   for t in terms(str(d.meta.get(k, "")))}
-    attributed |= {t for d in documents for a in [*(d.meta.get("aliases") or []), d.short_title, d.kind]
+    attributed |= {t for d in documents for a in [*aliases(d.meta), d.short_title, d.kind]
                    for t in terms(str(a))}
     parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
     return Query(

@@ -65,7 +65,9 @@ def resolve(question: str, history: list[dict]) -> str:
         if re.search(rf"\b{word}\b", lowered) and prev_a:
             # the cited units of the previous answer, each ending at its [n] marker; a unit that
             # introduces a list ("three areas stand out …:") is not one of the items
-            sentences = [u.strip(" .") for u in re.split(r"\s*(?:\[\d+\])+\.?\s*", raw_a)
+            # (split at the markers, then stripped: a leading \s* in the pattern would rescan
+            # a long run of spaces from each of its positions)
+            sentences = [u.strip().strip(" .") for u in re.split(r"(?:\[\d+\])+\.?", raw_a)
                          if len(u.split()) > 2]
             if len(sentences) > 2 and sentences[0].endswith(":"):
                 sentences = sentences[1:]

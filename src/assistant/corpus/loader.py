@@ -12,12 +12,16 @@ from pathlib import Path
 from assistant.corpus.injection import injection_reasons
 from assistant.corpus.models import NUMBERED_KINDS, Block, Document, Kind, Paragraph
 from assistant.corpus.readers import SUPPORTED_SUFFIXES, reader_for
-from assistant.corpus.text import file_hash, normalise
+from assistant.corpus.text import file_hash, is_visible, normalise
 from assistant.errors import AssistantError, CorpusError
 
 SOURCES_FILE = "sources.toml"
 FETCHED_FILE = "fetched.json"
 _IGNORED = {SOURCES_FILE, FETCHED_FILE}
+# Far above any real paragraph (the brief's longest is about 1,300 characters), far below what
+# the parser accepts (spaCy refuses a text over 1,000,000 characters and needs about 1 GB per
+# 100,000 words): a longer "paragraph" is a file without paragraph breaks, and is refused.
+MAX_PARAGRAPH_CHARS = 50_000
 _KIND_LABELS = {
     Kind.HEADING: "heading", Kind.CAPTION: "caption", Kind.BYLINE: "byline",
     Kind.METADATA: "metadata", Kind.FOOTNOTE: "footnote", Kind.BIO: "author bio",
@@ -49,9 +53,13 @@ def load_sources(corpus_dir: Path) -> list[dict]:
     if not path.exists():
         return []
     try:
-        return list(tomllib.loads(path.read_text("utf-8")).get("document", []))
+        documents = tomllib.loads(path.read_text("utf-8")).get("document", [])
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AssistantError(f"{path} is not valid TOML ({exc}). Fix it and run the command again.")
+    if not isinstance(documents, list) or not all(isinstance(d, dict) for d in documents):
+        raise AssistantError(f"{path}: each document must be a [[document]] table. Fix it and run "
+                             "the command again.")
+    return documents
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -208,8 +216,18 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     if size == 0:
         raise CorpusError(f"{rel}: the file is empty; skipped.")
     parsed = reader(path.read_bytes(), rel)
+    parsed.blocks = [b for b in parsed.blocks if is_visible(b.text)]  # not only BOMs, ZWSPs
+    for n, block in enumerate(parsed.blocks, 1):  # before any work per paragraph
+        if len(block.text) > MAX_PARAGRAPH_CHARS:
+            raise CorpusError(f"{rel}: paragraph {n} is {len(block.text):,} characters long, over "
+                              f"the {MAX_PARAGRAPH_CHARS:,} a paragraph may have (is the file "
+                              "missing its paragraph breaks?); skipped. Put blank lines between "
+                              "paragraphs, then run `assistant index rebuild`.")
     meta = {**parsed.meta, **{k: v for k, v in source.items() if k not in ("file", "fetch")}}
     doc_id = str(meta.get("doc_id") or slug(path.stem))
+    if not re.fullmatch(r"[\w.-]+", doc_id):  # it prefixes paragraph IDs: "<doc_id>:<hash>"
+        raise CorpusError(f"{rel}: doc_id '{doc_id[:60]}' may hold only letters, digits, '.', '-' "
+                          "and '_'; skipped. Fix it, then run `assistant index rebuild`.")
     title = str(meta.get("title") or path.stem)
     short_title = str(meta.get("short_title") or title)
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))

@@ -28,6 +28,22 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+# C0 and C1 control characters except the ones str.split() treats as whitespace (tab, line
+# breaks, form feed, the information separators \x1c-\x1f and NEL), which readers collapse.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
+def strip_control(text: str) -> str:
+    """Text without control characters (NUL, escape sequences' ESC, DEL, C1 controls)."""
+    return _CONTROL.sub("", text)
+
+
+def is_visible(text: str) -> bool:
+    """Does the text hold anything to read: a character that is not a space, a control, a
+    format character (BOM, zero-width space, direction mark) or unassigned?"""
+    return any(unicodedata.category(ch)[0] not in "CZ" for ch in text)
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
 

@@ -39,9 +39,31 @@ def context_for(doc: Document, paragraph: Paragraph) -> str:
     return f"title: {doc.title}\nsection: {section}" if section else f"title: {doc.title}"
 
 
+def prefix_within(text: str, budget: int, count: Callable[[str], int]) -> str:
+    """The longest prefix of `text` within the budget (at least one character)."""
+    hi = min(len(text), 32 * budget)  # a word piece is rarely longer than 32 characters
+    while hi < len(text) and count(text[:hi]) <= budget:
+        hi = min(len(text), 2 * hi)
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if count(text[:mid]) <= budget else (lo, mid - 1)
+    return text[:lo]
+
+
+def cut_word(word: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """A word over the budget (a long URL, a run of text without spaces) cut into pieces."""
+    pieces = []
+    while word:
+        pieces.append(prefix_within(word, budget, count))
+        word = word[len(pieces[-1]):]
+    return pieces
+
+
 def pack_sentences(sentences: list[str], budget: int, count: Callable[[str], int]) -> list[str]:
     """Greedy runs of whole sentences within the budget; a single over-long sentence is split
-    at word boundaries so nothing is silently truncated by the model."""
+    at word boundaries, and a single over-long word into pieces, so nothing is silently
+    truncated by the model."""
     runs: list[str] = []
     current = ""
     for sentence in sentences:
@@ -54,6 +76,9 @@ def pack_sentences(sentences: list[str], budget: int, count: Callable[[str], int
                     buf = w
                 else:
                     buf = f"{buf} {w}".strip()
+                if count(buf) > budget:
+                    *whole, buf = cut_word(buf, budget, count)
+                    pieces.extend(whole)
             pieces.append(buf)
         for piece in pieces:
             candidate = f"{current} {piece}".strip()
@@ -75,7 +100,9 @@ def chunk_corpus(corpus: Corpus, count_tokens: Callable[[str], int], max_tokens:
     for doc in corpus.documents:
         for p in doc.paragraphs:
             context = context_for(doc, p)
-            budget = max(16, max_tokens - 2 - count_tokens(context + "\n\n"))
+            if count_tokens(context) > max_tokens // 2:  # a huge title or heading
+                context = prefix_within(context, max_tokens // 2, count_tokens)
+            budget = max_tokens - 2 - count_tokens(context + "\n\n")
             text = p.search_text
             runs = [text] if count_tokens(text) <= budget else pack_sentences(
                 split(text), budget, count_tokens)

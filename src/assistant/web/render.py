@@ -26,7 +26,7 @@ from assistant.answer.types import REFUSAL, Answer, Citation
 PANEL_CONTEXT = 1  # neighbouring paragraphs shown on each side in "show in context"
 EXCERPT_CHARS = 160
 
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # not [^>]*: from every unclosed "<" it would rescan to the end
 _DATA_TEXT = re.compile(r'data-text="([^"]*)"')
 
 

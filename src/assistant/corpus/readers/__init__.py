@@ -6,10 +6,12 @@ Each reader is a function ``read(data: bytes, name: str) -> Parsed``. A reader r
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.corpus.models import Block
+from assistant.corpus.text import strip_control
 
 
 @dataclass
@@ -42,14 +44,21 @@ SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 
 
 def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
-    """Decode UTF-8 (with or without BOM); fall back to cp1252/latin-1 with a warning."""
+    """Decode UTF-8 (with or without BOM), or UTF-16 with its BOM; fall back to cp1252/latin-1
+    with a warning. Control characters (NUL, ESC, DEL, ...) are dropped: they are never text to
+    index or show."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # "Unicode" text on Windows
+        try:
+            return strip_control(data.decode("utf-16")), []
+        except UnicodeDecodeError:
+            pass
     try:
-        return data.decode("utf-8-sig"), []
+        return strip_control(data.decode("utf-8-sig")), []
     except UnicodeDecodeError as exc:
         for enc in ("cp1252", "latin-1"):
             try:
                 text = data.decode(enc)
             except UnicodeDecodeError:
                 continue
-            return text, [f"{name}: not valid UTF-8 (byte {exc.start}); decoded as {enc}"]
+            return strip_control(text), [f"{name}: not valid UTF-8 (byte {exc.start}); decoded as {enc}"]
     raise AssertionError("latin-1 decodes any bytes")

@@ -3,6 +3,7 @@ Pandoc-style fenced divs (``::: caption`` ... ``:::``) that set a paragraph's ki
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import yaml
@@ -13,12 +14,14 @@ from assistant.errors import CorpusError
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:\d+[.)]|[-*+•])\s+")
+# No pattern may rescan the rest of a line from every opener that is never closed ("[^[^[^...",
+# "*a *a *a ..."): a span stops at the next opener, so a line of any length is read in linear time.
 _FOOTNOTE_DEF = re.compile(r"^\[\^([^\]]+)\]:\s*(.*)$")
-_FOOTNOTE_REF = re.compile(r"\[\^([^\]]+)\]")
+_FOOTNOTE_REF = re.compile(r"\[\^([^\[\]]+)\]")
 _DIV_OPEN = re.compile(r"^:{3,}\s*\{?\.?([A-Za-z_-]+)\}?\s*$")
 _DIV_CLOSE = re.compile(r"^:{3,}\s*$")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")  # one level of (...) in a URL
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=[^\s*_])([^*_]+?)(?<=\S)\1")
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 DIV_KINDS = {k.value: k for k in Kind} | {"meta": Kind.METADATA, "note": Kind.MARGIN_NOTE}
@@ -33,18 +36,29 @@ def split_front_matter(text: str, name: str) -> tuple[dict, str]:
                           "Add the closing '---' line, then run `assistant index rebuild`.")
     try:
         meta = yaml.safe_load(text[3:3 + end.start()]) or {}
-    except yaml.YAMLError as exc:
+    # ValueError: an impossible date ("2021-02-30"); RecursionError: nesting too deep to parse
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise CorpusError(f"{name}: front matter is not valid YAML ({exc}). "
                           "Fix it, then run `assistant index rebuild`.") from exc
     if not isinstance(meta, dict):
         raise CorpusError(f"{name}: front matter must be a mapping of keys to values.")
+    for key, value in meta.items():
+        if not isinstance(key, str) or not (_is_scalar(value) or (
+                isinstance(value, list) and all(_is_scalar(v) for v in value))):
+            raise CorpusError(f"{name}: front matter '{str(key)[:40]}' must be text, a number, a "
+                              "date or a list of them. Fix it, then run `assistant index rebuild`.")
     return meta, text[3 + end.end():]
+
+
+def _is_scalar(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | dt.date)
 
 
 def inline_to_text(text: str) -> str:
     """Markdown inline syntax to display text; footnote refs become superscript digits."""
     text = _LINK.sub(r"\1", text)
-    text = _EMPHASIS.sub(r"\2", text)
+    for _ in range(2):  # "**bold *and italic* text**": the inner span, then the outer
+        text = _EMPHASIS.sub(r"\2", text)
     text = _FOOTNOTE_REF.sub(lambda m: m.group(1).translate(_SUPERSCRIPTS), text)
     return " ".join(text.split())
 

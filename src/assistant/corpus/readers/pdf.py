@@ -35,6 +35,7 @@ import pdfplumber
 
 from assistant.corpus.models import Block, Kind
 from assistant.corpus.readers import Parsed
+from assistant.corpus.text import strip_control
 from assistant.errors import CorpusError
 
 _NUMBER = re.compile(r"[-+−–(]?[\d.,]*\d[\d.,]*%?\)?[.,;]?")
@@ -130,6 +131,11 @@ def _split_margin(words: list[dict], width: float) -> tuple[list[dict], list[dic
     return [w for w in words if not any(w is m for m in margin)], margin
 
 
+def _text_words(words: list[dict]) -> list[dict]:
+    """Words without control characters; a word that was nothing else is dropped."""
+    return [{**w, "text": text} for w in words if (text := strip_control(w["text"]))]
+
+
 def _load(data: bytes, name: str) -> tuple[dict, list[tuple[float, float, list[dict]]]]:
     """PDF metadata and, per page, (width, height, words). Raises CorpusError."""
     if not data.strip():
@@ -141,8 +147,8 @@ def _load(data: bytes, name: str) -> tuple[dict, list[tuple[float, float, list[d
     else:
         try:
             with pdfplumber.open(io.BytesIO(data)) as pdf:
-                pages = [(p.width, p.height, p.extract_words(extra_attrs=["size", "fontname"]))
-                         for p in pdf.pages]
+                pages = [(p.width, p.height, _text_words(p.extract_words(
+                    extra_attrs=["size", "fontname"]))) for p in pdf.pages]
                 return dict(pdf.metadata or {}), pages
         except Exception as exc:  # noqa: BLE001 - pdfplumber/pdfminer raise many types on bad files
             reason = f"{type(exc).__name__}: {exc}".strip(": ")
