@@ -112,7 +112,7 @@ _ROLE_TAG = re.compile(
 _MARKER = re.compile(
     r"\[\s*(?:(?:passages?|sources?|ref)\s*)?(\d{1,3}(?:\s*(?:,|;|-|–|and)\s*\d{1,3})*)\s*\]", _I)
 _LINK = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'“”)\]]+|\bwww\.[a-z0-9-]+\.[^\s<>\"'“”)\]]+"
-                   r"|\[[^\]\n]+\]\([^)\s]+\)|<a\s[^>]*href|\b(?:javascript|data):\S", _I)
+                   r"|\[[^\[\]\n]+\]\([^)\s]+\)|<a\s[^<>]*href|\b(?:javascript|data):\S", _I)
 _HTML_COMMENT = re.compile(r"<!--")
 # Invisible characters that hide text or reorder it: zero-width, word joiner, BOM inside text,
 # bidi embeddings and overrides, and the Unicode tag block (invisible ASCII look-alikes).
