@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # corpus
     corpus_dir: Path = Path("corpus")
     max_file_mb: float = Field(50.0, gt=0, description="larger corpus files are refused")
+    # Index build time and memory grow with the paragraph count, not the bytes: a 33 MB file of
+    # 475,000 short paragraphs is under max_file_mb but ran a rebuild past 10 minutes and
+    # 2.5 GB. 20,000 paragraphs (40 typical reports' worth) keeps one file's share of a full
+    # rebuild bounded (see "Scale" in bench/RESULTS.md for the measured time and RSS).
+    max_paragraphs_per_file: int = Field(
+        20_000, gt=0, description="corpus files with more paragraphs are refused, by name")
     # index
     index_dir: Path = Path("index")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")

@@ -17,6 +17,7 @@ from assistant.errors import AssistantError, CorpusError
 SOURCES_FILE = "sources.toml"
 FETCHED_FILE = "fetched.json"
 _IGNORED = {SOURCES_FILE, FETCHED_FILE}
+DEFAULT_MAX_PARAGRAPHS = 20_000  # see Settings.max_paragraphs_per_file
 _KIND_LABELS = {
     Kind.HEADING: "heading", Kind.CAPTION: "caption", Kind.BYLINE: "byline",
     Kind.METADATA: "metadata", Kind.FOOTNOTE: "footnote", Kind.BIO: "author bio",
@@ -183,8 +184,10 @@ def front_matter_card(meta: dict) -> Block | None:
     return Block(text=text, kind=Kind.METADATA, section=())
 
 
-def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Document, list[str]]:
-    """Read one corpus file into a Document. Raises CorpusError naming the file."""
+def load_file(path: Path, rel: str, source: dict, max_bytes: int,
+              max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS) -> tuple[Document, list[str]]:
+    """Read one corpus file into a Document. Raises CorpusError naming the file, and refuses
+    one of more than `max_paragraphs` paragraphs before any of them is built."""
     reader = reader_for(path.suffix)
     if reader is None:
         raise CorpusError(f"{rel}: unsupported file type '{path.suffix or '(none)'}' (supported: "
@@ -203,6 +206,10 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
     card = front_matter_card(meta) if path.suffix.lower() in (".md", ".markdown") else None
     blocks = ([card] if card else []) + parsed.blocks
+    if len(blocks) > max_paragraphs:
+        raise CorpusError(f"{rel}: {len(blocks):,} paragraphs is over the {max_paragraphs:,} "
+                          f"paragraphs-per-file limit ({size / 1e6:.1f} MB); refused. Split the file, "
+                          "or raise ASSISTANT_MAX_PARAGRAPHS_PER_FILE to index it.")
     paragraphs = build_paragraphs(doc_id, short_title, blocks, scope)
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
@@ -211,14 +218,18 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     return doc, parsed.warnings
 
 
-def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0) -> Corpus:
+def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0,
+                max_paragraphs_per_file: int = DEFAULT_MAX_PARAGRAPHS) -> Corpus:
+    """Every readable file of `corpus_dir`; a file that cannot be read, or is over a limit,
+    is skipped and named in the warnings."""
     corpus_dir = Path(corpus_dir)
     sources = {s.get("file"): s for s in load_sources(corpus_dir)}
     corpus = Corpus()
     for path in corpus_files(corpus_dir):
         rel = path.relative_to(corpus_dir).as_posix()
         try:
-            doc, warnings = load_file(path, rel, sources.get(rel, {}), int(max_file_mb * 1e6))
+            doc, warnings = load_file(path, rel, sources.get(rel, {}), int(max_file_mb * 1e6),
+                                      max_paragraphs_per_file)
         except CorpusError as exc:
             corpus.warnings.append(str(exc))
             corpus.skipped.append(rel)
