@@ -223,24 +223,20 @@ def build(corpus: Corpus, nlp, embed: Callable[[list[str]], list[list[float]]], 
     parses = iter(nlp.pipe((same_length_normalise(p.text) for p in todo), batch_size=64))
     writer = _VectorWriter(out_dir)
     pending: list[tuple[list, int, str]] = []  # (paragraph rows, unit index, text) to embed
-    embedded = 0
-    total_pending = 0
+    parsed = 0
 
     def embed_pending(final: bool) -> None:
-        nonlocal embedded
         while len(pending) >= EMBED_BATCH or (final and pending):
             part, pending[:] = pending[:EMBED_BATCH], pending[EMBED_BATCH:]
             vectors = np.asarray(embed([t for _, _, t in part]), dtype=np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
             for (rows, i, _), v in zip(part, vectors):
                 rows[i] = v
-            embedded += len(part)
             writer.flush_ready()
-            if progress:
-                progress("sentences", embedded, max(embedded, total_pending))
+            if progress:  # paragraphs parsed, their sentences embedded up to this batch
+                progress("sentences", parsed, len(todo))
 
     entries = []
-    parsed = 0
     for p, key in zip(paragraphs, keys):
         if key in reuse:
             index, spans, vecs = reuse[key]
@@ -252,16 +248,13 @@ def build(corpus: Corpus, nlp, embed: Callable[[list[str]], list[list[float]]], 
             bin_.add(doc)
             rows = writer.add([None] * len(spans))
             pending.extend((rows, i, p.text[s:e].strip()) for i, (s, e) in enumerate(spans))
-            total_pending += len(spans)
             parsed += 1
-            if progress and parsed % 1000 == 0:
-                progress("parse", parsed, len(todo))
             embed_pending(final=False)
         entries.append({"key": key, "id": p.id, "text": p.text, "units": [list(s) for s in spans]})
         writer.flush_ready()
     embed_pending(final=True)
     if progress:
-        progress("parse", len(todo), len(todo))
+        progress("sentences", len(todo), len(todo))
     writer.finish()
     bin_.to_disk(out_dir / "docs.spacy")
     tmp = out_dir / "units.json.tmp"
