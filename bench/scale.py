@@ -92,7 +92,9 @@ def embedded_texts(corpus: Path, index: Path) -> tuple[list[str], list[str]]:
 
     settings: Settings = _settings(corpus, index)
     embedder = load_embedder(BUNDLED)
-    chunks = chunk_corpus(load_corpus(corpus, settings.max_file_mb), embedder.count_tokens,
+    loaded = load_corpus(corpus, settings.max_file_mb, settings.max_paragraphs_per_file,
+                         settings.max_corpus_paragraphs)
+    chunks = chunk_corpus(loaded, embedder.count_tokens,
                           settings.chunk_max_tokens,
                           split=lambda text: parser_sentences(text, settings.spacy_pipeline))
     manifest = read_manifest(index)

@@ -139,6 +139,8 @@ def generate(out_dir: Path, paragraphs: int, seed: int = 7, per_file: int = 500,
     for old in out_dir.glob("synth-*.md"):
         old.unlink()
     sources = read_sources(corpus_dir)
+    if not sources:
+        raise SystemExit(f"No Markdown prose found in {corpus_dir} to derive a corpus from.")
     vocabulary = sorted({w for s in sources for t in s.sentences for w in _WORD.findall(t)})
     rng = random.Random(seed)
     perturber = Perturber(rng, vocabulary)

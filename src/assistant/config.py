@@ -37,12 +37,18 @@ class Settings(BaseSettings):
     # corpus
     corpus_dir: Path = Path("corpus")
     max_file_mb: float = Field(50.0, gt=0, description="larger corpus files are refused")
-    # Index build time and memory grow with the paragraph count, not the bytes: a 33 MB file of
-    # 475,000 short paragraphs is under max_file_mb but ran a rebuild past 10 minutes and
-    # 2.5 GB. 20,000 paragraphs (40 typical reports' worth) keeps one file's share of a full
-    # rebuild bounded (see "Scale" in bench/RESULTS.md for the measured time and RSS).
+    # Build time and memory grow with the paragraph count, not with the bytes: a 33 MB file of
+    # 475,000 short paragraphs is under max_file_mb, yet its rebuild ran past 10 minutes at
+    # 2.5 GB before it was killed. Measured (bench/scale.py, "Scale" in bench/RESULTS.md): the
+    # bundled model embeds about 6-10 paragraphs/s per thread on a shared 2-core machine, and a
+    # query process holds about 45 KB per paragraph (parses, answer units, BM25, vectors).
+    # 20,000 paragraphs in one file (dozens of reports' worth) is about an hour of rebuild and
+    # 1 GB more in the query process; 100,000 in the corpus is about 4.5 GB there.
     max_paragraphs_per_file: int = Field(
         20_000, gt=0, description="corpus files with more paragraphs are refused, by name")
+    max_corpus_paragraphs: int = Field(
+        100_000, gt=0, description="files that would bring the corpus over this many paragraphs "
+                                   "are refused, by name (files are taken in name order)")
     # index
     index_dir: Path = Path("index")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")

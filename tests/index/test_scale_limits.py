@@ -49,6 +49,25 @@ def test_the_paragraph_limit_is_configurable(corpus_dir, monkeypatch):
     assert Settings().max_paragraphs_per_file == 61
 
 
+def test_files_over_the_corpus_paragraph_limit_are_refused_by_name_in_name_order(corpus_dir):
+    write_many(corpus_dir, 60)  # many.md (61) sorts before oped (18) and wesp2021-digest (31)
+    corpus = load_corpus(corpus_dir, max_corpus_paragraphs=80)
+    assert [d.doc_id for d in corpus.documents] == ["many", "oped"]
+    assert corpus.skipped == ["wesp2021-digest.md"]
+    (warning,) = corpus.warnings
+    assert warning.startswith("wesp2021-digest.md: its 31 paragraphs would bring the corpus to 110")
+    assert "80 corpus paragraph limit" in warning and "ASSISTANT_MAX_CORPUS_PARAGRAPHS" in warning
+    assert len(load_corpus(corpus_dir, max_corpus_paragraphs=110).documents) == 3
+
+
+def test_the_assistant_reads_the_corpus_with_the_configured_limits(corpus_dir, make_settings):
+    write_many(corpus_dir, 60)
+    assistant = Assistant(make_settings(corpus_dir, max_paragraphs_per_file=50))
+    assert assistant.corpus.skipped == ["many.md"]
+    assistant.rebuild()
+    assert Assistant(make_settings(corpus_dir, max_paragraphs_per_file=50)).status().fresh
+
+
 def test_raising_the_limit_brings_the_refused_file_in(corpus_dir, make_settings):
     write_many(corpus_dir, 60)
     Assistant(make_settings(corpus_dir, max_paragraphs_per_file=50)).rebuild()

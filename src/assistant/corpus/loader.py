@@ -18,6 +18,7 @@ SOURCES_FILE = "sources.toml"
 FETCHED_FILE = "fetched.json"
 _IGNORED = {SOURCES_FILE, FETCHED_FILE}
 DEFAULT_MAX_PARAGRAPHS = 20_000  # see Settings.max_paragraphs_per_file
+DEFAULT_MAX_CORPUS_PARAGRAPHS = 100_000  # see Settings.max_corpus_paragraphs
 _KIND_LABELS = {
     Kind.HEADING: "heading", Kind.CAPTION: "caption", Kind.BYLINE: "byline",
     Kind.METADATA: "metadata", Kind.FOOTNOTE: "footnote", Kind.BIO: "author bio",
@@ -219,12 +220,15 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int,
 
 
 def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0,
-                max_paragraphs_per_file: int = DEFAULT_MAX_PARAGRAPHS) -> Corpus:
-    """Every readable file of `corpus_dir`; a file that cannot be read, or is over a limit,
-    is skipped and named in the warnings."""
+                max_paragraphs_per_file: int = DEFAULT_MAX_PARAGRAPHS,
+                max_corpus_paragraphs: int = DEFAULT_MAX_CORPUS_PARAGRAPHS) -> Corpus:
+    """Every readable file of `corpus_dir`, in name order; a file that cannot be read, is
+    over a limit, or would bring the corpus over `max_corpus_paragraphs`, is skipped and
+    named in the warnings."""
     corpus_dir = Path(corpus_dir)
     sources = {s.get("file"): s for s in load_sources(corpus_dir)}
     corpus = Corpus()
+    total = 0
     for path in corpus_files(corpus_dir):
         rel = path.relative_to(corpus_dir).as_posix()
         try:
@@ -243,6 +247,15 @@ def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0,
                                    "file; skipped. Give it its own doc_id in sources.toml.")
             corpus.skipped.append(rel)
             continue
+        if total + len(doc.paragraphs) > max_corpus_paragraphs:
+            corpus.warnings.append(
+                f"{rel}: its {len(doc.paragraphs):,} paragraphs would bring the corpus to "
+                f"{total + len(doc.paragraphs):,}, over the {max_corpus_paragraphs:,} corpus "
+                "paragraph limit; refused. Remove other files, or raise "
+                "ASSISTANT_MAX_CORPUS_PARAGRAPHS to index it.")
+            corpus.skipped.append(rel)
+            continue
+        total += len(doc.paragraphs)
         corpus.warnings.extend(warnings)
         corpus.documents.append(doc)
     return corpus

@@ -205,7 +205,8 @@ def _build_sidecar(settings: Settings, corpus: Corpus, embedder: Embedder, versi
 def loader_settings(settings: Settings) -> dict:
     """The loader limits a build used: a change may bring a skipped file in (or push one out)."""
     return {"max_file_mb": settings.max_file_mb,
-            "max_paragraphs_per_file": settings.max_paragraphs_per_file}
+            "max_paragraphs_per_file": settings.max_paragraphs_per_file,
+            "max_corpus_paragraphs": settings.max_corpus_paragraphs}
 
 
 def _unchanged(settings: Settings, embedder: Embedder, old: Manifest | None, full: bool,
@@ -244,7 +245,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         except IndexCorruptError:
             old = None
         corpus = load_corpus(settings.corpus_dir, settings.max_file_mb,
-                             settings.max_paragraphs_per_file)
+                             settings.max_paragraphs_per_file, settings.max_corpus_paragraphs)
         unchanged = _unchanged(settings, embedder, old, full, corpus)
         if unchanged is not None:
             return unchanged
