@@ -230,6 +230,11 @@ def _unchanged(settings: Settings, embedder: Embedder, old: Manifest | None, ful
         return None
     if not settings.chroma_url and not (settings.index_dir / old.location).is_dir():
         return None
+    if settings.chroma_url:
+        try:
+            get_collection(server_client(settings.chroma_url), old.collection)
+        except Exception:  # noqa: BLE001 - a missing or unreachable collection: build a new one
+            return None
     return RebuildReport(version=old.version, full=False, chunks_total=old.chunk_count,
                          chunks_reused=old.chunk_count, warnings=list(old.warnings),
                          unchanged=True)
