@@ -39,11 +39,11 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="larger corpus files are refused")
     # Build time and memory grow with the paragraph count, not with the bytes: a 33 MB file of
     # 475,000 short paragraphs is under max_file_mb, yet its rebuild ran past 10 minutes at
-    # 2.5 GB before it was killed. Measured (bench/scale.py, "Scale" in bench/RESULTS.md): the
-    # bundled model embeds about 6-10 paragraphs/s per thread on a shared 2-core machine, and a
-    # query process holds about 45 KB per paragraph (parses, answer units, BM25, vectors).
-    # 20,000 paragraphs in one file (dozens of reports' worth) is about an hour of rebuild and
-    # 1 GB more in the query process; 100,000 in the corpus is about 4.5 GB there.
+    # 2.5 GB before it was killed. Measured (bench/scale.py, "Scale" in bench/RESULTS.md, shared
+    # 2-core machine): a full rebuild with the bundled model indexes 6-8 paragraphs/s, and a
+    # query process holds about 31 KB per paragraph (1,078 MB at 10k, 795 MB at 1k). So 20,000
+    # paragraphs in one file is about 45 minutes of rebuild and 0.6 GB more in every query
+    # process; 100,000 in the corpus is about 4 GB there.
     max_paragraphs_per_file: int = Field(
         20_000, gt=0, description="corpus files with more paragraphs are refused, by name")
     max_corpus_paragraphs: int = Field(
