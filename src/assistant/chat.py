@@ -72,7 +72,8 @@ class Assistant:
 
     @cached_property
     def corpus(self) -> Corpus:
-        return load_corpus(self.settings.corpus_dir, self.settings.max_file_mb)
+        return load_corpus(self.settings.corpus_dir, self.settings.max_file_mb,
+                           self.settings.max_paragraphs_per_file, self.settings.max_corpus_paragraphs)
 
     @cached_property
     def index(self) -> OpenIndex:

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     # corpus
     corpus_dir: Path = Path("corpus")
     max_file_mb: float = Field(50.0, gt=0, description="larger corpus files are refused")
+    # Build time and memory grow with the paragraph count, not with the bytes: a 33 MB file of
+    # 475,000 short paragraphs is under max_file_mb, yet its rebuild ran past 10 minutes at
+    # 2.5 GB before it was killed. Measured (bench/scale.py, "Scale" in bench/RESULTS.md, shared
+    # 2-core machine): a full rebuild with the bundled model indexes 6-8 paragraphs/s, and a
+    # query process holds about 31 KB per paragraph (1,078 MB at 10k, 795 MB at 1k). So 20,000
+    # paragraphs in one file is about 45 minutes of rebuild and 0.6 GB more in every query
+    # process; 100,000 in the corpus is about 4 GB there.
+    max_paragraphs_per_file: int = Field(
+        20_000, gt=0, description="corpus files with more paragraphs are refused, by name")
+    max_corpus_paragraphs: int = Field(
+        100_000, gt=0, description="files that would bring the corpus over this many paragraphs "
+                                   "are refused, by name (files are taken in name order)")
     # index
     index_dir: Path = Path("index")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server")

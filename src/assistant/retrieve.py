@@ -50,7 +50,10 @@ class Retriever:
         self.config = config or RetrievalConfig()
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
         self._docs = {d.doc_id: d for d in corpus.documents}
-        section_terms = {s: token_terms(nlp(s)) for s in {p.section_path for p in corpus.paragraphs}}
+        # section paths parsed in batches: one nlp() call each took about 0.1 s, minutes for
+        # a corpus with thousands of sections
+        sections = sorted({p.section_path for p in corpus.paragraphs})
+        section_terms = {s: token_terms(d) for s, d in zip(sections, nlp.pipe(sections))}
         self._bm25_ids = [p.id for p in corpus.paragraphs if p.id in sentences.docs]
         tokens = [bm25_tokens(token_terms(sentences.docs[pid])
                               + section_terms[self._paragraphs[pid].section_path],

@@ -130,8 +130,12 @@ def test_server_mode(corpus_dir, make_settings, chroma_url):
     assistant = Assistant(settings)
     hits = assistant.dense_search("What did the US block at the WTO?", 2)
     assert assistant.corpus.paragraph(hits[0].paragraph_id).text.startswith("2. Making")
+    unchanged = Assistant(settings).rebuild()
+    assert unchanged.unchanged and unchanged.version == manifest.version  # nothing to do
+    path = corpus_dir / "wesp2021-digest.md"
+    path.write_text(path.read_text("utf-8").replace("4.3 per cent", "4.4 per cent", 1), "utf-8")
     second = Assistant(settings).rebuild()
-    assert second.chunks_reused == second.chunks_total and second.chunks_embedded == 0
+    assert second.chunks_embedded == 1 and second.chunks_reused == second.chunks_total - 1
     names = {getattr(c, "name", c) for c in client.list_collections()}
     assert read_manifest(settings.index_dir).collection in names
     assert manifest.collection not in names  # keep_versions=1: the old collection is dropped

@@ -22,6 +22,8 @@ _IGNORED = {SOURCES_FILE, FETCHED_FILE}
 # the parser accepts (spaCy refuses a text over 1,000,000 characters and needs about 1 GB per
 # 100,000 words): a longer "paragraph" is a file without paragraph breaks, and is refused.
 MAX_PARAGRAPH_CHARS = 50_000
+DEFAULT_MAX_PARAGRAPHS = 20_000  # see Settings.max_paragraphs_per_file
+DEFAULT_MAX_CORPUS_PARAGRAPHS = 100_000  # see Settings.max_corpus_paragraphs
 _KIND_LABELS = {
     Kind.HEADING: "heading", Kind.CAPTION: "caption", Kind.BYLINE: "byline",
     Kind.METADATA: "metadata", Kind.FOOTNOTE: "footnote", Kind.BIO: "author bio",
@@ -203,8 +205,10 @@ def source_urls(meta: dict) -> tuple[str, ...]:
     return tuple(str(v) for k, v in meta.items() if k in ("url", "source_url", "report_url") and v)
 
 
-def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Document, list[str]]:
-    """Read one corpus file into a Document. Raises CorpusError naming the file."""
+def load_file(path: Path, rel: str, source: dict, max_bytes: int,
+              max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS) -> tuple[Document, list[str]]:
+    """Read one corpus file into a Document. Raises CorpusError naming the file, and refuses
+    one of more than `max_paragraphs` paragraphs before any of them is built."""
     reader = reader_for(path.suffix)
     if reader is None:
         raise CorpusError(f"{rel}: unsupported file type '{path.suffix or '(none)'}' (supported: "
@@ -233,6 +237,10 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     scope = str(meta.get("label_scope") or ("page" if path.suffix.lower() == ".pdf" else "document"))
     card = front_matter_card(meta) if path.suffix.lower() in (".md", ".markdown") else None
     blocks = ([card] if card else []) + parsed.blocks
+    if len(blocks) > max_paragraphs:
+        raise CorpusError(f"{rel}: {len(blocks):,} paragraphs is over the {max_paragraphs:,} "
+                          f"paragraphs-per-file limit ({size / 1e6:.1f} MB); refused. Split the file, "
+                          "or raise ASSISTANT_MAX_PARAGRAPHS_PER_FILE to index it.")
     paragraphs = build_paragraphs(doc_id, short_title, blocks, scope, source_urls(meta))
     if not paragraphs:
         raise CorpusError(f"{rel}: no text could be extracted; skipped.")
@@ -241,14 +249,21 @@ def load_file(path: Path, rel: str, source: dict, max_bytes: int) -> tuple[Docum
     return doc, parsed.warnings
 
 
-def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0) -> Corpus:
+def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0,
+                max_paragraphs_per_file: int = DEFAULT_MAX_PARAGRAPHS,
+                max_corpus_paragraphs: int = DEFAULT_MAX_CORPUS_PARAGRAPHS) -> Corpus:
+    """Every readable file of `corpus_dir`, in name order; a file that cannot be read, is
+    over a limit, or would bring the corpus over `max_corpus_paragraphs`, is skipped and
+    named in the warnings."""
     corpus_dir = Path(corpus_dir)
     sources = {s.get("file"): s for s in load_sources(corpus_dir)}
     corpus = Corpus()
+    total = 0
     for path in corpus_files(corpus_dir):
         rel = path.relative_to(corpus_dir).as_posix()
         try:
-            doc, warnings = load_file(path, rel, sources.get(rel, {}), int(max_file_mb * 1e6))
+            doc, warnings = load_file(path, rel, sources.get(rel, {}), int(max_file_mb * 1e6),
+                                      max_paragraphs_per_file)
         except CorpusError as exc:
             corpus.warnings.append(str(exc))
             corpus.skipped.append(rel)
@@ -262,6 +277,15 @@ def load_corpus(corpus_dir: Path, max_file_mb: float = 50.0) -> Corpus:
                                    "file; skipped. Give it its own doc_id in sources.toml.")
             corpus.skipped.append(rel)
             continue
+        if total + len(doc.paragraphs) > max_corpus_paragraphs:
+            corpus.warnings.append(
+                f"{rel}: its {len(doc.paragraphs):,} paragraphs would bring the corpus to "
+                f"{total + len(doc.paragraphs):,}, over the {max_corpus_paragraphs:,} corpus "
+                "paragraph limit; refused. Remove other files, or raise "
+                "ASSISTANT_MAX_CORPUS_PARAGRAPHS to index it.")
+            corpus.skipped.append(rel)
+            continue
+        total += len(doc.paragraphs)
         corpus.warnings.extend(warnings)
         corpus.documents.append(doc)
     return corpus

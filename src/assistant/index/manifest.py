@@ -33,6 +33,8 @@ class Manifest:
     chunk_count: int
     previous: list[dict] = field(default_factory=list)  # older versions kept for rollback
     sidecar: dict = field(default_factory=dict)  # {"pipeline", "units"}: the sentence sidecar
+    loader: dict = field(default_factory=dict)  # the loader limits the corpus was read with
+    warnings: list[str] = field(default_factory=list)  # the loader's warnings at that build
     schema: int = SCHEMA
 
     @property

@@ -29,7 +29,7 @@ from assistant.index.store import create_collection, get_collection, local_clien
 
 LOCK_FILE = ".rebuild.lock"
 VERSIONS_DIR = "versions"
-ADD_BATCH = 64
+FETCH_BATCH = 500  # old embeddings copied per round trip
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -46,6 +46,7 @@ class RebuildReport:
     chunks_reused: int = 0
     warnings: list[str] = field(default_factory=list)
     reason_full: str = ""
+    unchanged: bool = False  # nothing to do: the current index already matches the corpus
 
 
 def acquire_lock(index_dir: Path) -> FileLock:
@@ -135,26 +136,42 @@ def _reusable(old: Manifest | None, settings: Settings, embedder: Embedder, full
     return {cid: h for p in old.paragraphs.values() for cid, h in p["chunks"].items()}, ""
 
 
-def _fetch_old_embeddings(settings: Settings, old: Manifest, ids: list[str]) -> dict[str, list[float]]:
+def _copy_old_embeddings(settings: Settings, old: Manifest, chunks: list[Chunk], store,
+                         keep: set[str]) -> tuple[set[str], dict[str, list[float]]]:
+    """Copy the stored embeddings of `chunks` from the old version into `store`, FETCH_BATCH
+    at a time (so they are never all in memory). Returns the IDs copied, and the vectors of
+    those in `keep` (the validation sample). An unreadable old version copies nothing, which
+    just means re-embedding."""
+    copied: set[str] = set()
+    kept: dict[str, list[float]] = {}
     try:
         client, _ = open_client(settings, old.version, create=False)
         coll = get_collection(client, old.collection)
-        out: dict[str, list[float]] = {}
-        for i in range(0, len(ids), 500):
-            got = coll.get(ids=ids[i:i + 500], include=["embeddings"])
-            out.update({cid: list(map(float, e)) for cid, e in zip(got["ids"], got["embeddings"])})
-        return out
-    except Exception:  # noqa: BLE001 - an unreadable old version just means re-embedding all
-        return {}
+        for i in range(0, len(chunks), FETCH_BATCH):
+            batch = {c.id: c for c in chunks[i:i + FETCH_BATCH]}
+            got = coll.get(ids=list(batch), include=["embeddings"])
+            found = [(batch[cid], list(map(float, e))) for cid, e in zip(got["ids"], got["embeddings"])]
+            if found:
+                store.add(_nodes([c for c, _ in found], [e for _, e in found]))
+            copied.update(c.id for c, _ in found)
+            kept.update((c.id, e) for c, e in found if c.id in keep)
+    except Exception:  # noqa: BLE001 - an unreadable old version just means re-embedding the rest
+        return copied, kept
+    return copied, kept
+
+
+def validation_sample(chunks: list[Chunk], samples: int = 5) -> list[Chunk]:
+    """The chunks `validate` looks up: chosen before the build, so only their vectors are kept."""
+    return random.Random(len(chunks)).sample(chunks, min(samples, len(chunks)))
 
 
 def validate(coll, chunks: list[Chunk], embeddings: dict[str, list[float]], samples: int = 5) -> None:
+    """Row count, and each sampled chunk finds itself (`embeddings` needs only the sample's)."""
     count = coll.count()
     if count != len(chunks):
         raise AssistantError(f"Validation failed: the new index holds {count} rows for "
                              f"{len(chunks)} chunks. The previous index is still serving.")
-    rng = random.Random(len(chunks))
-    for chunk in rng.sample(chunks, min(samples, len(chunks))):
+    for chunk in validation_sample(chunks, samples):
         hit = coll.query(query_embeddings=[embeddings[chunk.id]], n_results=1, include=["distances"])
         if not hit["ids"][0] or (hit["ids"][0][0] != chunk.id and hit["distances"][0][0] > 1e-4):
             raise AssistantError(f"Validation failed: chunk {chunk.id} does not find itself. "
@@ -190,6 +207,38 @@ def _build_sidecar(settings: Settings, corpus: Corpus, embedder: Embedder, versi
                            embedder.info.fingerprint, previous, progress)
 
 
+def loader_settings(settings: Settings) -> dict:
+    """The loader limits a build used: a change may bring a skipped file in (or push one out)."""
+    return {"max_file_mb": settings.max_file_mb,
+            "max_paragraphs_per_file": settings.max_paragraphs_per_file,
+            "max_corpus_paragraphs": settings.max_corpus_paragraphs}
+
+
+def _unchanged(settings: Settings, embedder: Embedder, old: Manifest | None, full: bool,
+               corpus: Corpus) -> RebuildReport | None:
+    """A report of "nothing to do" when the corpus files (by SHA-256), the paragraphs the
+    readers make of them (by ID), the loader limits, model, chunking, store and spaCy pipeline
+    all match the current index and its store passes the cheap check (rows, sidecar); None
+    when a build is needed."""
+    _, why_not = _reusable(old, settings, embedder, full)
+    if old is None or why_not:
+        return None
+    indexed = {d["doc_id"]: d["paragraph_ids"] for d in old.documents}
+    if (old.loader != loader_settings(settings)
+            or old.sidecar.get("pipeline") != settings.spacy_pipeline
+            or old.corpus_files != corpus_file_hashes(settings.corpus_dir)
+            or indexed != {d.doc_id: [p.id for p in d.paragraphs] for d in corpus.documents}
+            or set(old.paragraphs) != {p.id for p in corpus.paragraphs}):
+        return None
+    from assistant.index.status import check_store
+
+    if check_store(settings, old):  # the store or the sidecar is missing, damaged or unreachable
+        return None
+    return RebuildReport(version=old.version, full=False, chunks_total=old.chunk_count,
+                         chunks_reused=old.chunk_count, warnings=list(old.warnings),
+                         unchanged=True)
+
+
 def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
             progress: Progress | None = None) -> RebuildReport:
     index_dir = Path(settings.index_dir)
@@ -199,7 +248,13 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
             old = read_manifest(index_dir)
         except IndexCorruptError:
             old = None
-        corpus = load_corpus(settings.corpus_dir, settings.max_file_mb)
+        corpus = load_corpus(settings.corpus_dir, settings.max_file_mb,
+                             settings.max_paragraphs_per_file, settings.max_corpus_paragraphs)
+        unchanged = _unchanged(settings, embedder, old, full, corpus)
+        if unchanged is not None:  # (an index built before the query encoder existed gets it)
+            export_warning = embedder.export_onnx([p.text for p in corpus.paragraphs[:16]])
+            unchanged.warnings += [export_warning] if export_warning else []
+            return unchanged
         if not corpus.documents:
             raise AssistantError(f"No readable documents in {settings.corpus_dir}; the index was "
                                  "not changed. " + " ".join(corpus.warnings))
@@ -208,11 +263,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         chunks = chunk_corpus(corpus, embedder.count_tokens, settings.chunk_max_tokens,
                               split=lambda text: parser_sentences(text, settings.spacy_pipeline))
         reusable, why_full = _reusable(old, settings, embedder, full)
-        reuse_ids = [c.id for c in chunks if reusable.get(c.id) == c.embed_hash]
-        embeddings = _fetch_old_embeddings(settings, old, reuse_ids) if reuse_ids else {}
-        if reuse_ids and not embeddings:  # a damaged or vanished old store: embed everything
-            reusable, why_full = {}, "the previous index could not be read"
-        to_embed = [c for c in chunks if c.id not in embeddings]
+        sample = {c.id for c in validation_sample(chunks)}
 
         version = _new_version()
         client, location = open_client(settings, version, create=True)
@@ -220,16 +271,18 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         store = ChromaVectorStore(chroma_collection=coll)
-        reused = [c for c in chunks if c.id in embeddings]
-        for i in range(0, len(reused), ADD_BATCH):
-            batch = reused[i:i + ADD_BATCH]
-            store.add(_nodes(batch, [embeddings[c.id] for c in batch]))
+        reuse = [c for c in chunks if reusable.get(c.id) == c.embed_hash]
+        reused, embeddings = (_copy_old_embeddings(settings, old, reuse, store, sample)
+                              if reuse else (set(), {}))
+        if reuse and not reused:  # a damaged or vanished old store: everything is embedded
+            reusable, why_full = {}, "the previous index could not be read"
+        to_embed = [c for c in chunks if c.id not in reused]
         if progress:
             progress("embed", 0, len(to_embed))
         for i in range(0, len(to_embed), settings.embed_batch_size):
             batch = to_embed[i:i + settings.embed_batch_size]
             vectors = embedder.model.get_text_embedding_batch([c.embed_text for c in batch])
-            embeddings.update({c.id: v for c, v in zip(batch, vectors)})
+            embeddings.update({c.id: v for c, v in zip(batch, vectors) if c.id in sample})
             store.add(_nodes(batch, vectors))
             if progress:
                 progress("embed", min(i + len(batch), len(to_embed)), len(to_embed))
@@ -258,6 +311,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
             paragraphs=paragraphs, chunk_count=len(chunks),
             previous=previous[: max(0, settings.keep_versions - 1)],
             sidecar={"pipeline": settings.spacy_pipeline, "units": sidecar["units"]},
+            loader=loader_settings(settings), warnings=corpus.warnings,
         )
         write_manifest(index_dir, manifest)  # the switch
         _cleanup(settings, [{"version": version, "collection": coll.name}] + manifest.previous)

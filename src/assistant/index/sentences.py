@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,75 +112,156 @@ def _read_raw(directory: Path, nlp) -> tuple[dict, list, np.ndarray]:
     if meta.get("schema") != SCHEMA:
         raise ValueError(f"schema {meta.get('schema')!r}")
     docs = list(DocBin().from_disk(directory / "docs.spacy").get_docs(nlp.vocab))
-    vectors = np.load(directory / "vectors.npy")
+    vectors = np.load(directory / "vectors.npy", mmap_mode="r")  # read on demand, not held
     if len(docs) != len(meta["paragraphs"]):
         raise ValueError("docs and units disagree")
     return meta, docs, vectors
+
+
+_BIN_ATTRS = ["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "POS", "SPACY",
+              "SENT_START"]
+EMBED_BATCH = 64
+_COPY_ROWS = 8192
+
+
+def _copy_doc(source, i: int, target) -> None:
+    """Append the i-th parse of DocBin `source` to DocBin `target` as stored, without making
+    a spaCy Doc of it (per document, what ``DocBin.merge`` does for a whole bin; the caller
+    has copied the strings)."""
+    target.tokens.append(source.tokens[i])
+    target.spaces.append(source.spaces[i])
+    target.cats.append(source.cats[i])
+    target.span_groups.append(source.span_groups[i])
+    target.flags.append(source.flags[i])
+
+
+def _previous(previous: Path | None, nlp, model_fingerprint: str, attrs) -> tuple[object, dict]:
+    """The previous sidecar's DocBin and key -> (its index there, unit spans, vectors), when it
+    was built with the same pipeline, model and attributes; (None, {}) otherwise. The vectors
+    are memory-mapped, and no parse is turned back into a Doc."""
+    from spacy.tokens import DocBin
+
+    if previous is None or not previous.is_dir():
+        return None, {}
+    try:
+        meta = json.loads((previous / "units.json").read_text("utf-8"))
+        if (meta.get("schema") != SCHEMA or meta.get("pipeline") != nlp.meta.get("name")
+                or meta.get("model") != model_fingerprint):
+            return None, {}
+        old = DocBin().from_disk(previous / "docs.spacy")
+        vectors = np.load(previous / "vectors.npy", mmap_mode="r")
+        if old.attrs != attrs or len(old.tokens) != len(meta["paragraphs"]):
+            return None, {}
+        reuse, row = {}, 0
+        for i, entry in enumerate(meta["paragraphs"]):
+            n = len(entry["units"])
+            reuse[entry["key"]] = (i, [tuple(s) for s in entry["units"]], vectors[row:row + n])
+            row += n
+        return old, reuse
+    except (OSError, ValueError, KeyError):  # an unreadable old sidecar: parse everything
+        return None, {}
+
+
+class _VectorWriter:
+    """Unit vectors written in paragraph order as they become known, so that at most one
+    embedding batch of them is held in memory; `finish` turns them into ``vectors.npy``."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.raw_path = out_dir / "vectors.f32.tmp"
+        self.raw = self.raw_path.open("wb")
+        self.queue: deque[list] = deque()  # per paragraph not yet written: its rows (None = pending)
+        self.rows, self.dim = 0, 0
+
+    def add(self, rows: list) -> list:
+        self.queue.append(rows)
+        return rows
+
+    def flush_ready(self) -> None:
+        while self.queue and all(r is not None for r in self.queue[0]):
+            for r in self.queue.popleft():
+                self.dim = len(r)
+                self.raw.write(np.asarray(r, dtype=np.float32).tobytes())
+                self.rows += 1
+
+    def finish(self) -> None:
+        self.flush_ready()
+        self.raw.close()
+        target = self.out_dir / "vectors.npy"
+        if self.rows == 0:
+            np.save(target, np.zeros((0, self.dim), dtype=np.float32))
+        else:
+            src = np.memmap(self.raw_path, dtype=np.float32, mode="r", shape=(self.rows, self.dim))
+            out = np.lib.format.open_memmap(target, mode="w+", dtype=np.float32,
+                                            shape=(self.rows, self.dim))
+            for i in range(0, self.rows, _COPY_ROWS):
+                out[i:i + _COPY_ROWS] = src[i:i + _COPY_ROWS]
+            out.flush()
+            del out, src
+        self.raw_path.unlink()
 
 
 def build(corpus: Corpus, nlp, embed: Callable[[list[str]], list[list[float]]], out_dir: Path,
           model_fingerprint: str, previous: Path | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Parse and embed every paragraph (reusing `previous` where nothing changed); write the
-    sidecar to `out_dir`. Returns counts {"paragraphs", "units", "parsed", "reused"}."""
+    sidecar to `out_dir`. Returns counts {"paragraphs", "units", "parsed", "reused"}.
+
+    Streams: each parse goes into the DocBin as soon as it is made (``nlp.pipe`` in batches),
+    unit texts are embedded in batches of EMBED_BATCH, and vectors go to disk in order, so
+    memory holds the DocBin's arrays but never all the Docs or all the vectors at once."""
     from spacy.tokens import DocBin
 
-    reuse: dict[str, tuple[object, list, np.ndarray]] = {}
-    if previous is not None and previous.is_dir():
-        try:
-            meta, docs, vectors = _read_raw(previous, nlp)
-            if meta.get("pipeline") == nlp.meta.get("name") and meta.get("model") == model_fingerprint:
-                row = 0
-                for entry, doc in zip(meta["paragraphs"], docs):
-                    n = len(entry["units"])
-                    reuse[entry["key"]] = (doc, entry["units"], vectors[row:row + n])
-                    row += n
-        except (OSError, ValueError, KeyError):  # an unreadable old sidecar: parse everything
-            reuse = {}
-    paragraphs = [p for d in corpus.documents for p in d.paragraphs]
-    todo = [p for p in paragraphs if paragraph_key(p) not in reuse]
-    parsed = dict(zip((p.id for p in todo), nlp.pipe([same_length_normalise(p.text) for p in todo],
-                                                     batch_size=64)))
-    if progress:
-        progress("parse", len(todo), len(todo))
-    entries, all_docs, rows = [], [], []
-    pending: list[tuple[int, str]] = []  # (row, text) still to embed
-    for p in paragraphs:
-        key = paragraph_key(p)
-        if key in reuse:
-            doc, spans, vecs = reuse[key]
-            spans = [tuple(s) for s in spans]
-            rows.extend(list(vecs))
-        else:
-            doc = parsed[p.id]
-            spans = unit_spans(doc, p.kind)
-            for s, e in spans:
-                pending.append((len(rows), p.text[s:e].strip()))
-                rows.append(None)
-        entries.append({"key": key, "id": p.id, "text": p.text, "units": [list(s) for s in spans]})
-        all_docs.append(doc)
-    batch = 64
-    for i in range(0, len(pending), batch):
-        part = pending[i:i + batch]
-        vectors = np.asarray(embed([t for _, t in part]), dtype=np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
-        for (row, _), v in zip(part, vectors):
-            rows[row] = v
-        if progress:
-            progress("sentences", min(i + batch, len(pending)), len(pending))
     out_dir.mkdir(parents=True, exist_ok=True)
-    bin_ = DocBin(attrs=["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "POS",
-                         "SPACY", "SENT_START"])
-    for d in all_docs:
-        bin_.add(d)
+    bin_ = DocBin(attrs=_BIN_ATTRS)
+    old_bin, reuse = _previous(previous, nlp, model_fingerprint, bin_.attrs)
+    if old_bin is not None:
+        bin_.strings.update(old_bin.strings)
+    paragraphs = [p for d in corpus.documents for p in d.paragraphs]
+    keys = [paragraph_key(p) for p in paragraphs]
+    todo = [p for p, k in zip(paragraphs, keys) if k not in reuse]
+    parses = iter(nlp.pipe((same_length_normalise(p.text) for p in todo), batch_size=64))
+    writer = _VectorWriter(out_dir)
+    pending: list[tuple[list, int, str]] = []  # (paragraph rows, unit index, text) to embed
+    parsed = 0
+
+    def embed_pending(final: bool) -> None:
+        while len(pending) >= EMBED_BATCH or (final and pending):
+            part, pending[:] = pending[:EMBED_BATCH], pending[EMBED_BATCH:]
+            vectors = np.asarray(embed([t for _, _, t in part]), dtype=np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+            for (rows, i, _), v in zip(part, vectors):
+                rows[i] = v
+            writer.flush_ready()
+            if progress:  # paragraphs parsed, their sentences embedded up to this batch
+                progress("sentences", parsed, len(todo))
+
+    entries = []
+    for p, key in zip(paragraphs, keys):
+        if key in reuse:
+            index, spans, vecs = reuse[key]
+            _copy_doc(old_bin, index, bin_)
+            writer.add(list(vecs))
+        else:
+            doc = next(parses)
+            spans = unit_spans(doc, p.kind)
+            bin_.add(doc)
+            rows = writer.add([None] * len(spans))
+            pending.extend((rows, i, p.text[s:e].strip()) for i, (s, e) in enumerate(spans))
+            parsed += 1
+            embed_pending(final=False)
+        entries.append({"key": key, "id": p.id, "text": p.text, "units": [list(s) for s in spans]})
+        writer.flush_ready()
+    embed_pending(final=True)
+    if progress:
+        progress("sentences", len(todo), len(todo))
+    writer.finish()
     bin_.to_disk(out_dir / "docs.spacy")
-    dim = len(rows[0]) if rows else 0
-    np.save(out_dir / "vectors.npy", np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim)))
     tmp = out_dir / "units.json.tmp"
     tmp.write_text(json.dumps({"schema": SCHEMA, "pipeline": nlp.meta.get("name"),
                                "model": model_fingerprint, "paragraphs": entries}), "utf-8")
     os.replace(tmp, out_dir / "units.json")
-    return {"paragraphs": len(entries), "units": len(rows), "parsed": len(todo),
+    return {"paragraphs": len(entries), "units": writer.rows, "parsed": len(todo),
             "reused": len(paragraphs) - len(todo)}
 
 
