@@ -158,6 +158,22 @@ class Embedder:
         rows = np.asarray(self._query_encoder(list(texts)), dtype=np.float32)
         return rows / np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
 
+    def index_vectors(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 rows for texts to index. Through the ONNX encoder when it is
+        exported (the same graph then embeds the index and the questions), else through the
+        torch model; either way longest-first in batches of similar length, so little of each
+        batch is padding."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        rows = np.zeros((len(texts), self.dim), dtype=np.float32)
+        encode = (self._query_encoder if self.query_encoder == "onnx"
+                  else self.model.get_text_embedding_batch)
+        for i in range(0, len(order), self.batch_size):
+            part = order[i:i + self.batch_size]
+            rows[part] = np.asarray(encode([texts[j] for j in part]), dtype=np.float32)
+        return rows / np.clip(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12, None)
+
     def export_onnx(self, samples: list[str]) -> str | None:
         """Export the query encoder once per model version (build time; torch is loaded then
         anyway). Returns a warning when the export is not possible; queries then use torch."""
@@ -171,6 +187,7 @@ class Embedder:
             return (f"Questions will be embedded with torch (slower start): the ONNX export "
                     f"failed ({type(exc).__name__}: {exc}).")
         log.info("exported %s (cosine to torch >= %.6f)", target, cosine)
+        self.__dict__.pop("_query_encoder", None)  # from now on through the export
         return None
 
 

@@ -30,6 +30,7 @@ from assistant.index.store import create_collection, get_collection, local_clien
 LOCK_FILE = ".rebuild.lock"
 VERSIONS_DIR = "versions"
 FETCH_BATCH = 500  # old embeddings copied per round trip
+EMBED_WINDOW = 1024  # chunks embedded (sorted by length within) and stored per round
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -202,7 +203,7 @@ def _build_sidecar(settings: Settings, corpus: Corpus, embedder: Embedder, versi
 
     nlp = load_pipeline(settings.spacy_pipeline)
     previous = sentences.sidecar_dir(settings.index_dir, old.version) if old else None
-    return sentences.build(corpus, nlp, embedder.model.get_text_embedding_batch,
+    return sentences.build(corpus, nlp, embedder.index_vectors,
                            sentences.sidecar_dir(settings.index_dir, version),
                            embedder.info.fingerprint, previous, progress)
 
@@ -264,6 +265,8 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
                               split=lambda text: parser_sentences(text, settings.spacy_pipeline))
         reusable, why_full = _reusable(old, settings, embedder, full)
         sample = {c.id for c in validation_sample(chunks)}
+        # the query encoder is exported first (once per model), so it embeds the index too
+        export_warning = embedder.export_onnx([c.embed_text for c in chunks[:16]])
 
         version = _new_version()
         client, location = open_client(settings, version, create=True)
@@ -279,15 +282,14 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         to_embed = [c for c in chunks if c.id not in reused]
         if progress:
             progress("embed", 0, len(to_embed))
-        for i in range(0, len(to_embed), settings.embed_batch_size):
-            batch = to_embed[i:i + settings.embed_batch_size]
-            vectors = embedder.model.get_text_embedding_batch([c.embed_text for c in batch])
+        for i in range(0, len(to_embed), EMBED_WINDOW):
+            batch = to_embed[i:i + EMBED_WINDOW]
+            vectors = embedder.index_vectors([c.embed_text for c in batch]).tolist()
             embeddings.update({c.id: v for c, v in zip(batch, vectors) if c.id in sample})
             store.add(_nodes(batch, vectors))
             if progress:
                 progress("embed", min(i + len(batch), len(to_embed)), len(to_embed))
         validate(coll, chunks, embeddings)
-        export_warning = embedder.export_onnx([c.embed_text for c in chunks[:16]])
         sidecar = _build_sidecar(settings, corpus, embedder, version, old, progress)
 
         added, changed, removed = diff_paragraphs(old, corpus)

@@ -120,7 +120,7 @@ def _read_raw(directory: Path, nlp) -> tuple[dict, list, np.ndarray]:
 
 _BIN_ATTRS = ["ORTH", "TAG", "HEAD", "DEP", "ENT_IOB", "ENT_TYPE", "LEMMA", "POS", "SPACY",
               "SENT_START"]
-EMBED_BATCH = 64
+EMBED_BATCH = 512  # units per embedding call (sorted by length within it)
 _COPY_ROWS = 8192
 
 
