@@ -28,6 +28,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_chroma_server(data: Path):
+    """`chroma run` on a free loopback port, in its own process group; returns (url, stop).
+    stop() kills the group: `chroma run` does not stop on SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--host",
+                             "127.0.0.1", "--port", str(port), "--path", str(data)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+    for _ in range(240):
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return url, stop
+        except httpx.HTTPError:
+            time.sleep(0.25)
+    stop()
+    pytest.fail(f"chroma run did not start on {url}")
+
+
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     """A private copy of the real corpus that a test may edit."""

@@ -8,12 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from assistant.chat import Assistant
 from assistant.index.manifest import read_manifest
-from tests.conftest import free_port
+from tests.conftest import start_chroma_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,24 +90,9 @@ def chroma_url(tmp_path_factory):
     if url:
         yield url
         return
-    binary = Path(sys.executable).parent / "chroma"
-    port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([str(binary), "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--path", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.25)
-    else:
-        proc.kill()
-        pytest.fail(f"chroma run did not start on {url}")
+    url, stop = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
     yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop()
 
 
 @pytest.mark.server

@@ -4,20 +4,17 @@ traceback, in `status`, `ask` and the chat; `rebuild --full` recovers from any o
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
 from assistant.chat import Assistant
 from assistant.errors import AssistantError, IndexCorruptError, StoreUnavailableError
 from assistant.index.manifest import read_manifest
-from tests.conftest import free_port
+from tests.conftest import start_chroma_server
 
 QUESTION = "How much did world output contract in 2020?"
 
@@ -147,28 +144,8 @@ def test_unreadable_manifest_shapes_all_recover_with_full(built):
 # -- a Chroma server that goes away ------------------------------------------------------------
 @pytest.fixture
 def own_chroma_server(tmp_path):
-    """A Chroma server this test may kill (not the shared CI one)."""
-    binary = Path(sys.executable).parent / "chroma"
-    port = free_port()
-    proc = subprocess.Popen([str(binary), "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--path", str(tmp_path / "chroma-data")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.25)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail(f"chroma run did not start on {url}")
-
-    def stop():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # `chroma run` does not stop on SIGTERM
-            proc.wait(timeout=30)
-
+    """A Chroma server this test may kill (not the shared CI one): (url, stop)."""
+    url, stop = start_chroma_server(tmp_path / "chroma-data")
     yield url, stop
     stop()
 
