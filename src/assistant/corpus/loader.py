@@ -9,7 +9,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.corpus.injection import injection_reasons
 from assistant.corpus.models import NUMBERED_KINDS, Block, Document, Kind, Paragraph
 from assistant.corpus.readers import SUPPORTED_SUFFIXES, reader_for
 from assistant.corpus.text import file_hash, is_visible, normalise
@@ -157,9 +156,8 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
             id=pid, doc_id=doc_id, position=position, kind=block.kind, label=label,
             text=block.text, search_text=search, section=block.section, page=block.page,
             footnote_refs=block.footnote_refs, footnote_label=block.footnote_label,
-            content_hash=content,
-            injection=injection_reasons(block.text, source_urls, footnote_labels,
-                                        links_allowed=block.kind is Kind.FOOTNOTE),
+            content_hash=content, source_urls=tuple(source_urls),
+            document_footnotes=tuple(sorted(footnote_labels)),
         ))
     return paragraphs
 
