@@ -4,6 +4,7 @@ answerers together. The CLI, the web chat and the evaluation suite all go throug
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ from assistant.query import (
 from assistant.retrieve import RetrievalConfig, Retriever
 
 NEAREST_ON_REFUSAL = 3
+# Sentence vectors kept for checking LLM answers: a few hundred answers' worth of passage and
+# answer sentences (384 floats each: about 6 MB), so a long-running chat cannot grow without bound.
+SENTENCE_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -56,7 +60,7 @@ class Assistant:
         self.settings = settings
         self._embedder_factory = embedder_factory
         self.retrieval_config = retrieval or RetrievalConfig()
-        self._sentence_vectors: dict[str, np.ndarray] = {}
+        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # least recent first
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides) -> Assistant:
@@ -113,12 +117,18 @@ class Assistant:
                        condense=llm.condense if llm is not None else None)
 
     def embed_sentences(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised sentence embeddings, cached for the life of the process."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
-        if missing:
-            vectors = self.embedder.query_vectors(missing)
-            self._sentence_vectors.update(zip(missing, vectors))
-        return np.stack([self._sentence_vectors[t] for t in texts]) if texts else np.zeros((0, 1))
+        """L2-normalised sentence embeddings (for checking LLM answers), the most recently
+        used SENTENCE_CACHE_SIZE of them kept."""
+        cache = self._sentence_vectors
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        vectors = dict(zip(missing, self.embedder.query_vectors(missing))) if missing else {}
+        rows = [vectors[t] if t in vectors else cache[t] for t in texts]
+        for t in dict.fromkeys(texts):
+            cache[t] = vectors.get(t, cache.get(t))
+            cache.move_to_end(t)
+        while len(cache) > SENTENCE_CACHE_SIZE:
+            cache.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, 1))
 
     def warm_up(self) -> None:
         """Load the model, the index, the sidecar and the parser, so the first question is fast."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -355,6 +356,12 @@ def main() -> None:
         app(standalone_mode=False)
     except AssistantError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except ValidationError as exc:  # a setting from assistant.toml, ASSISTANT_* or a flag
+        for e in exc.errors():
+            name = ".".join(str(x) for x in e["loc"])
+            err.print(f"[red]error:[/] setting {name} (ASSISTANT_{name.upper()}): {e['msg']}.",
+                      highlight=False)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -69,7 +70,8 @@ class Settings(BaseSettings):
     chat_concurrency: int = Field(2, ge=1, description="questions the web chat answers at once")
     chat_max_queue: int = Field(64, ge=1, description="questions waiting at most; more are told to retry")
     # answering
-    backend: str = Field("extractive", description="extractive | openai | local")
+    backend: Literal["extractive", "openai", "local"] = Field(
+        "extractive", description="the answer backend: extractive | openai | local")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
     llm_model: str | None = None
     llm_api_key: str | None = None

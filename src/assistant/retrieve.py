@@ -10,20 +10,25 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from assistant.answer.evidence import numbers
 from assistant.answer.types import Passage
 from assistant.corpus.loader import Corpus
 from assistant.corpus.models import PERIPHERAL_KINDS, Kind
+from assistant.errors import AssistantError
 from assistant.index.embedding import Embedder
 from assistant.index.sentences import SentenceStore
 from assistant.nlp import token_terms
 from assistant.query import Query
 
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+
 
 @dataclass
 class RetrievalConfig:
-    mode: str = "hybrid"  # hybrid | dense | bm25
+    mode: RetrievalMode = "hybrid"
     k_each: int = 30  # chunks taken from each retriever before fusion
     rrf_k: float = 60.0
     w_dense: float = 1.0
@@ -31,6 +36,11 @@ class RetrievalConfig:
     peripheral_weight: float = 0.35  # score multiplier for byline/caption/... on content questions
     meta_boost: float = 1.5  # ... and for them on questions about the document itself
     scope_boost: float = 1.5  # for paragraphs of the document a question names
+
+    def __post_init__(self) -> None:
+        if self.mode not in RETRIEVAL_MODES:  # "hybird" must not silently run hybrid
+            raise AssistantError(f"Unknown retrieval mode '{self.mode}'. Use one of: "
+                                 f"{', '.join(RETRIEVAL_MODES)}.")
 
 
 def bm25_tokens(terms: list[str], text: str) -> list[str]:
