@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from assistant.answer.types import REFUSAL, Answer, Citation
+from assistant.answer.types import REFUSAL, Answer, Citation, Sentence
 
 PANEL_CONTEXT = 1  # neighbouring paragraphs shown on each side in "show in context"
 EXCERPT_CHARS = 160
@@ -154,6 +154,64 @@ def _citation_map(answer: Answer) -> dict[int, Citation]:
     return {c.n: c for c in answer.citations}
 
 
+def _refusal_html(answer: Answer) -> list[str]:
+    """The REFUSAL line of a refused answer and, when known, why it was refused."""
+    parts = [f'<p class="ba-sentences ba-refusal-text">{esc(REFUSAL)}</p>']
+    if answer.refusal is not None:
+        parts.append(f'<p class="ba-why">Why: {esc(answer.refusal.detail)}.</p>')
+    return parts
+
+
+def _nearest_html(answer: Answer, turn: int | None) -> list[str]:
+    """The nearest passages of a refusal with no sentences (none when nothing was cited)."""
+    if not answer.citations:
+        return []
+    parts = [('<div class="ba-sources ba-nearest"><div class="ba-sources-title">'
+              'Nearest passages (they do not answer the question)</div><ol>')]
+    for c in answer.citations:
+        parts.append(f'<li>{cite_button(c, turn, "ba-near")} '
+                     f'<span class="ba-src-label">{esc(c.display_label)}</span>'
+                     f'<span class="ba-src-excerpt">{esc(excerpt(c.text))}</span></li>')
+    parts.append("</ol></div>")
+    return parts
+
+
+def _sentence_html(s: Sentence, cites: dict[int, Citation], turn: int | None) -> str:
+    """One answer sentence with its [n] buttons, flagged when the paragraph does not support it."""
+    buttons = "".join(cite_button(cites[n], turn) for n in s.citations if n in cites)
+    if s.supported:
+        return f'<span class="ba-sent">{esc(s.text)} {buttons}</span>'
+    return ('<span class="ba-sent ba-unsupported" title="Not supported by the cited '
+            'paragraph: check the source before relying on it">'
+            f'<span class="ba-flag" aria-label="unsupported">⚠</span> {esc(s.text)} '
+            f'{buttons}</span>')
+
+
+def _sources_html(answer: Answer, turn: int | None) -> list[str]:
+    """The numbered sources list (none when nothing was cited)."""
+    if not answer.citations:
+        return []
+    parts = ['<div class="ba-sources"><div class="ba-sources-title">Sources</div><ol>']
+    for c in answer.citations:
+        flag = "" if c.supported else ' <span class="ba-flag">⚠ not supported</span>'
+        parts.append(f'<li>{cite_button(c, turn)} <span class="ba-src-label">'
+                     f'{esc(c.display_label)}</span>{flag}</li>')
+    parts.append("</ol></div>")
+    return parts
+
+
+def _body_html(answer: Answer, cites: dict[int, Citation], turn: int | None,
+               notes: list[str]) -> list[str]:
+    """The answer's sentences and sources list; adds a note to `notes` when a sentence is
+    unsupported. A refusal's sentences are introduced as what the brief does say."""
+    sentences = [_sentence_html(s, cites, turn) for s in answer.sentences]
+    lead = '<span class="ba-says">What the brief does say:</span> ' if answer.refused else ""
+    parts = [f'<p class="ba-sentences">{lead}{" ".join(sentences)}</p>']
+    if any(not s.supported for s in answer.sentences):
+        notes.append("Sentences marked ⚠ are not supported by the paragraph they cite.")
+    return parts + _sources_html(answer, turn)
+
+
 def render_answer(answer: Answer, turn: int | None = None) -> str:
     """An answer as one HTML block: each sentence with its [n] buttons (unsupported
     sentences flagged), then the sources list; refusals show REFUSAL and the nearest
@@ -164,45 +222,15 @@ def render_answer(answer: Answer, turn: int | None = None) -> str:
     notes = list(answer.warnings)
     cites = _citation_map(answer)
     if answer.refused:
-        parts.append(f'<p class="ba-sentences ba-refusal-text">{esc(REFUSAL)}</p>')
-        if answer.refusal is not None:
-            parts.append(f'<p class="ba-why">Why: {esc(answer.refusal.detail)}.</p>')
+        parts += _refusal_html(answer)
     if answer.short_answer is not None and not answer.refused and answer.short_answer.n in cites:
         c = cites[answer.short_answer.n]
         parts.append(f'<p class="ba-short"><b>{esc(answer.short_answer.text)}</b> '
                      f'{cite_button(c, turn)}</p>')
     if answer.refused and not answer.sentences:
-        if answer.citations:
-            parts.append('<div class="ba-sources ba-nearest"><div class="ba-sources-title">'
-                         'Nearest passages (they do not answer the question)</div><ol>')
-            for c in answer.citations:
-                parts.append(f'<li>{cite_button(c, turn, "ba-near")} '
-                             f'<span class="ba-src-label">{esc(c.display_label)}</span>'
-                             f'<span class="ba-src-excerpt">{esc(excerpt(c.text))}</span></li>')
-            parts.append("</ol></div>")
+        parts += _nearest_html(answer, turn)
     else:
-        sentences = []
-        for s in answer.sentences:
-            buttons = "".join(cite_button(cites[n], turn) for n in s.citations if n in cites)
-            if s.supported:
-                sentences.append(f'<span class="ba-sent">{esc(s.text)} {buttons}</span>')
-            else:
-                sentences.append(
-                    '<span class="ba-sent ba-unsupported" title="Not supported by the cited '
-                    'paragraph: check the source before relying on it">'
-                    f'<span class="ba-flag" aria-label="unsupported">⚠</span> {esc(s.text)} '
-                    f'{buttons}</span>')
-        lead = '<span class="ba-says">What the brief does say:</span> ' if answer.refused else ""
-        parts.append(f'<p class="ba-sentences">{lead}{" ".join(sentences)}</p>')
-        if any(not s.supported for s in answer.sentences):
-            notes.append("Sentences marked ⚠ are not supported by the paragraph they cite.")
-        if answer.citations:
-            parts.append('<div class="ba-sources"><div class="ba-sources-title">Sources</div><ol>')
-            for c in answer.citations:
-                flag = "" if c.supported else ' <span class="ba-flag">⚠ not supported</span>'
-                parts.append(f'<li>{cite_button(c, turn)} <span class="ba-src-label">'
-                             f'{esc(c.display_label)}</span>{flag}</li>')
-            parts.append("</ol></div>")
+        parts += _body_html(answer, cites, turn, notes)
     for note in notes:
         parts.append(f'<p class="ba-note">{esc(note)}</p>')
     parts.append("</div>")
