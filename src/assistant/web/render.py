@@ -482,6 +482,54 @@ def _md_text(text: str) -> str:
     return " ".join(str(text).split()).replace("<", "&lt;")
 
 
+def _md_refusal(a: Answer) -> list[str]:
+    """A refused answer's Markdown lines: REFUSAL, then its nearest passages, if any."""
+    lines = [REFUSAL, ""]
+    if a.citations:
+        lines += ["Nearest passages (they do not answer the question):", ""]
+        for c in a.citations:
+            lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** (`{c.paragraph_id}`): "
+                         f"{_md_text(excerpt(c.text, 300))}")
+        lines.append("")
+    return lines
+
+
+def _md_sources(a: Answer) -> list[str]:
+    """The Sources list: each citation with its label, document and paragraph ID, then the
+    quoted sentence(s) of it that the answer rests on (none when nothing was cited)."""
+    if not a.citations:
+        return []
+    lines = ["Sources:", ""]
+    for c in a.citations:
+        lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** — {_md_text(c.doc_title)} "
+                     f"(`{c.paragraph_id}`)")
+        quotes = list(dict.fromkeys(s.quote for s in a.sentences
+                                    if c.n in s.citations and s.quote))
+        for q in quotes:
+            lines.append(f"  > {_md_text(q)}")
+    lines.append("")
+    return lines
+
+
+def _md_answer(a: Answer) -> list[str]:
+    """An answer's Markdown lines: sentences with [n] markers (unsupported ones flagged),
+    its sources and notes; a refusal as in ``_md_refusal``."""
+    if a.refused:
+        return _md_refusal(a)
+    body = []
+    for s in a.sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        flag = "⚠ " if not s.supported else ""
+        body.append(f"{flag}{_md_text(s.text)} {marks}".strip())
+    lines = [" ".join(body), ""]
+    if any(not s.supported for s in a.sentences):
+        lines += ["*⚠ marks a sentence the cited paragraph does not support.*", ""]
+    lines += _md_sources(a)
+    for w in a.warnings:
+        lines += [f"*Note: {_md_text(w)}*", ""]
+    return lines
+
+
 def export_markdown(turns: Sequence[Turn], title: str = "Brief Assistant — conversation") -> str:
     """The conversation as Markdown: each answer with its [n] markers, then every citation
     resolved to its label, paragraph ID and the quoted sentence(s) it supports."""
@@ -495,38 +543,8 @@ def export_markdown(turns: Sequence[Turn], title: str = "Brief Assistant — con
         lines += [f"## {number}. {_md_text(t.question)}", ""]
         if t.answer is None:
             lines += [f"*Not answered: {_md_text(t.error)}*", ""]
-            continue
-        a = t.answer
-        if a.refused:
-            lines += [REFUSAL, ""]
-            if a.citations:
-                lines += ["Nearest passages (they do not answer the question):", ""]
-                for c in a.citations:
-                    lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** (`{c.paragraph_id}`): "
-                                 f"{_md_text(excerpt(c.text, 300))}")
-                lines.append("")
-            continue
-        body = []
-        for s in a.sentences:
-            marks = "".join(f"[{n}]" for n in s.citations)
-            flag = "⚠ " if not s.supported else ""
-            body.append(f"{flag}{_md_text(s.text)} {marks}".strip())
-        lines += [" ".join(body), ""]
-        if any(not s.supported for s in a.sentences):
-            lines += ["*⚠ marks a sentence the cited paragraph does not support.*", ""]
-        if a.citations:
-            lines += ["Sources:", ""]
-            for c in a.citations:
-                lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** — {_md_text(c.doc_title)} "
-                             f"(`{c.paragraph_id}`)")
-                quotes = list(dict.fromkeys(s.quote for s in a.sentences
-                                            if c.n in s.citations and s.quote))
-                for q in quotes:
-                    lines.append(f"  > {_md_text(q)}")
-            lines.append("")
-        notes = list(a.warnings)
-        for w in notes:
-            lines += [f"*Note: {_md_text(w)}*", ""]
+        else:
+            lines += _md_answer(t.answer)
     if number == 0:
         lines += ["(No questions asked yet.)", ""]
     return "\n".join(lines).rstrip() + "\n"
