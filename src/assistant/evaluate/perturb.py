@@ -307,10 +307,10 @@ class _Extractor:
 
     # -- subjects ----------------------------------------------------------------------------
 
-    def subject(self, head, topic: Entity | None, lead_end: int, para: Paragraph,
-                remove: Iterable[int] = ()):
-        """(x template, entity, entity is the whole subject, plural) for a subject noun, or
-        None when it does not make a clean phrase."""
+    @staticmethod
+    def _subject_tokens(head, lead_end: int, remove: Iterable[int]) -> list | None:
+        """The tokens of the subject phrase headed by `head`, less `remove`: None unless it
+        is a short (at most 8 tokens) phrase after the lead label with no pronoun or number."""
         toks = _phrase(head)
         if toks is None:
             return None
@@ -320,6 +320,13 @@ class _Extractor:
             return None
         if any(t.pos_ in ("PRON", "NUM") or t.like_num for t in toks):
             return None
+        return toks
+
+    @staticmethod
+    def _anaphora(toks, head) -> tuple[dict[int, str], set[int], str]:
+        """(replace, drop, suffix) for the words of a subject phrase that refer back to the
+        topic: "the region" becomes {E} (its "the" dropped); an adjective such as "regional"
+        is dropped and " in {E}" suffixed."""
         replace, drop, suffix = {}, set(), ""
         for t in toks:
             dets = [c for c in t.children if c.dep_ == "det"]
@@ -329,6 +336,27 @@ class _Extractor:
             elif t.lower_ in ANAPHORIC_ADJECTIVES and t.dep_ in ("amod", "compound") and t != head:
                 drop.add(t.i)
                 suffix = " in {E}"
+        return replace, drop, suffix
+
+    @staticmethod
+    def _named_subject(toks, named, text: str, plural: bool, para: Paragraph):
+        """The subject as one named entity (x template "{E}"), or None when the phrase holds
+        more than one named entity or other words than it and determiners."""
+        inside = {i for e in named for i in range(e.start, e.end)}
+        if len(named) != 1 or any(t.i not in inside and t.pos_ != "DET" for t in toks):
+            return None
+        ent = named[0]
+        return "{E}", Entity(text=text, kind=ent.label_, keys=keys(ent.text), plural=plural,
+                             doc_id=para.doc_id, match=ent.text), True, plural
+
+    def subject(self, head, topic: Entity | None, lead_end: int, para: Paragraph,
+                remove: Iterable[int] = ()):
+        """(x template, entity, entity is the whole subject, plural) for a subject noun, or
+        None when it does not make a clean phrase."""
+        toks = self._subject_tokens(head, lead_end, remove)
+        if toks is None:
+            return None
+        replace, drop, suffix = self._anaphora(toks, head)
         plural = head.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in head.children)
         kept = [t for t in toks if t.i not in drop]
         if replace or suffix:
@@ -341,12 +369,7 @@ class _Extractor:
         named = [e for e in doc.ents if e.label_ in _NAMED and e.start >= toks[0].i
                  and e.end <= toks[-1].i + 1]
         if named:
-            inside = {i for e in named for i in range(e.start, e.end)}
-            if len(named) != 1 or any(t.i not in inside and t.pos_ != "DET" for t in toks):
-                return None
-            ent = named[0]
-            return "{E}", Entity(text=text, kind=ent.label_, keys=keys(ent.text), plural=plural,
-                                 doc_id=para.doc_id, match=ent.text), True, plural
+            return self._named_subject(toks, named, text, plural, para)
         if any(t.pos_ == "PROPN" and not t.text.isupper() for t in toks):
             return None
         if topic is not None:
