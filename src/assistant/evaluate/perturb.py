@@ -452,6 +452,35 @@ class _Extractor:
         return not any(c.dep_ == "neg" or (c.dep_ == "aux" and c.tag_ == "MD")
                        for c in verb.children)
 
+    def _verb_pattern(self, verb, report, has_perfect: bool, words: dict) -> str | None:
+        """"verb" for a verb in the past or perfect ("fell", "has fallen", "is estimated to
+        have fallen"); "projected" for a forecast ("is projected to grow"), adding the
+        reporting verb and its "be" to `words` as R and be; None for anything else."""
+        if report is not None:
+            auxpass = [c for c in report.children if c.dep_ == "auxpass"]
+            if report.tag_ != "VBN" or not auxpass or not self._clean_verb(report):
+                return None
+            if has_perfect:
+                return "verb"
+            words.update(R=report.lower_, be=auxpass[0].lower_)
+            return "projected"
+        if verb.tag_ == "VBD" or (verb.tag_ == "VBN" and has_perfect):
+            return "verb"
+        return None
+
+    @staticmethod
+    def _verb_subject(verb, report, lead_end: int):
+        """The subject of `verb` (the last nsubj/nsubjpass after the lead label), else of its
+        reporting verb, else of the verb it is conjoined to; None when none has one."""
+        for holder in (verb, report, verb.head if verb.dep_ == "conj" else None):
+            if holder is None:
+                continue
+            cands = [c for c in holder.children if c.dep_ in ("nsubj", "nsubjpass")
+                     and c.idx >= lead_end]
+            if cands:
+                return cands[-1]
+        return None
+
     def verb_fact(self, sent, fig, start, end, topic, lead_end, para):
         """X V (by|to|at) FIGURE (in YEAR): "output fell by 3.4 per cent in 2020"."""
         doc = sent.doc
@@ -468,33 +497,15 @@ class _Extractor:
         particle = [c for c in verb.children if c.dep_ == "prt"]
         if particle:
             words["V"] += " " + particle[0].lower_
-        if report is not None:
-            auxpass = [c for c in report.children if c.dep_ == "auxpass"]
-            if report.tag_ != "VBN" or not auxpass or not self._clean_verb(report):
-                return None
-            if has_perfect:
-                pattern = "verb"
-            else:
-                pattern = "projected"
-                words.update(R=report.lower_, be=auxpass[0].lower_)
-        elif verb.tag_ == "VBD" or (verb.tag_ == "VBN" and has_perfect):
-            pattern = "verb"
-        else:
+        pattern = self._verb_pattern(verb, report, has_perfect, words)
+        if pattern is None:
             return None
         if pattern == "verb":
             past = _past_of(verb)
             if past and particle:
                 past += " " + particle[0].lower_
             words["Vp"] = past
-        subj = None
-        for holder in (verb, report, verb.head if verb.dep_ == "conj" else None):
-            if holder is None:
-                continue
-            cands = [c for c in holder.children if c.dep_ in ("nsubj", "nsubjpass")
-                     and c.idx >= lead_end]
-            if cands:
-                subj = cands[-1]
-                break
+        subj = self._verb_subject(verb, report, lead_end)
         if subj is None:
             return None
         got = self.subject(subj, topic, lead_end, para)
