@@ -879,46 +879,58 @@ def _family(fact: Fact) -> str:
     return "verb" if fact.pattern in ("verb", "projected") else fact.pattern
 
 
-def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, all_years,
-             facts_by_entity) -> tuple[dict, Entity, Figure | None, str | None] | None:
-    """One swap of `kind` whose combination the corpus does not state, or None."""
+_Swap = tuple[dict, Entity, Figure | None, str | None]
+
+
+def _swap_entity(fact: Fact, rng: random.Random, units, pools, facts_by_entity) -> _Swap | None:
+    """The fact's subject entity swapped for another of the same kind (a named entity from
+    another document; a noun phrase that is the subject of a fact of the same family) that
+    the corpus never mentions with the figure or anchor; None when there is none."""
     ent, fig, year = fact.entity, fact.figure, fact.year
-    if kind == "entity":
-        if fig is None and not fact.anchor:
-            return None
-        cands = [c for c in pools.get(ent.kind, []) if not c.keys & ent.keys and c.keys]
-        if ent.kind in _NAMED:
-            cands = [c for c in cands if c.doc_id != ent.doc_id]
-        if ent.kind in ("np", "np-count"):
-            family = {c.text.lower() for c in facts_by_entity.get(_family(fact), [])}
-            cands = [c for c in cands if c.text.lower() in family]
-        rng.shuffle(cands)
-        for c in cands:
-            if fig is not None and cooccurs(units, c.keys, number=fig.value):
-                continue
-            if fact.anchor and cooccurs(units, c.keys, anchor_keys=keys(fact.anchor)):
-                continue
-            claim = {"entity": c.match, "figure": fig.text if fig else None, "year": None,
-                     "anchor": fact.anchor}
-            return {"from": ent.text, "to": c.text, "claim": claim}, c, fig, year
+    if fig is None and not fact.anchor:
         return None
-    if fig is None:
-        return None
-    if kind == "figure":
-        cands = [f for f in figures if f.kind == fig.kind and f.value != fig.value]
-        near = [f for f in cands if fig.magnitude / 3 <= f.magnitude <= fig.magnitude * 3]
-        far = [f for f in cands if f not in near]
-        rng.shuffle(near)
-        rng.shuffle(far)
-        for c in near + far:
-            new = fig.like(c)
-            if cooccurs(units, ent.keys, number=new.value):
-                continue
-            claim = {"entity": ent.match, "figure": new.text, "year": None, "anchor": None}
-            return {"from": fig.text, "to": new.text, "claim": claim}, ent, new, year
-        return None
-    if year is None:
-        return None
+    cands = [c for c in pools.get(ent.kind, []) if not c.keys & ent.keys and c.keys]
+    if ent.kind in _NAMED:
+        cands = [c for c in cands if c.doc_id != ent.doc_id]
+    if ent.kind in ("np", "np-count"):
+        family = {c.text.lower() for c in facts_by_entity.get(_family(fact), [])}
+        cands = [c for c in cands if c.text.lower() in family]
+    rng.shuffle(cands)
+    for c in cands:
+        if fig is not None and cooccurs(units, c.keys, number=fig.value):
+            continue
+        if fact.anchor and cooccurs(units, c.keys, anchor_keys=keys(fact.anchor)):
+            continue
+        claim = {"entity": c.match, "figure": fig.text if fig else None, "year": None,
+                 "anchor": fact.anchor}
+        return {"from": ent.text, "to": c.text, "claim": claim}, c, fig, year
+    return None
+
+
+def _swap_figure(fact: Fact, rng: random.Random, units, figures) -> _Swap | None:
+    """The fact's figure swapped for another corpus figure of the same kind, written in the
+    same unit (within a factor of 3 tried first), that the corpus never states for the
+    entity; None when there is none."""
+    ent, fig, year = fact.entity, fact.figure, fact.year
+    cands = [f for f in figures if f.kind == fig.kind and f.value != fig.value]
+    near = [f for f in cands if fig.magnitude / 3 <= f.magnitude <= fig.magnitude * 3]
+    far = [f for f in cands if f not in near]
+    rng.shuffle(near)
+    rng.shuffle(far)
+    for c in near + far:
+        new = fig.like(c)
+        if cooccurs(units, ent.keys, number=new.value):
+            continue
+        claim = {"entity": ent.match, "figure": new.text, "year": None, "anchor": None}
+        return {"from": fig.text, "to": new.text, "claim": claim}, ent, new, year
+    return None
+
+
+def _swap_year(fact: Fact, rng: random.Random, units, all_years) -> _Swap | None:
+    """The fact's year swapped for another corpus year (within 3 years tried first; a
+    forecast only to a nearby year, later ones first) that the corpus never states with the
+    entity and figure; None when there is none."""
+    ent, fig, year = fact.entity, fact.figure, fact.year
     near = [y for y in all_years if y != year and abs(int(y) - int(year)) <= 3]
     far = [y for y in all_years if y != year and y not in near]
     rng.shuffle(near)
@@ -933,6 +945,20 @@ def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, a
         claim = {"entity": ent.match, "figure": fig.text, "year": y, "anchor": None}
         return {"from": year, "to": y, "claim": claim}, ent, fig, y
     return None
+
+
+def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, all_years,
+             facts_by_entity) -> _Swap | None:
+    """One swap of `kind` whose combination the corpus does not state, or None."""
+    if kind == "entity":
+        return _swap_entity(fact, rng, units, pools, facts_by_entity)
+    if fact.figure is None:
+        return None
+    if kind == "figure":
+        return _swap_figure(fact, rng, units, figures)
+    if fact.year is None:
+        return None
+    return _swap_year(fact, rng, units, all_years)
 
 
 def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict]:
