@@ -961,6 +961,70 @@ def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, a
     return _swap_year(fact, rng, units, all_years)
 
 
+def _corpus_figures_and_years(corpus, docs: dict) -> tuple[list[Figure], list[str]]:
+    """Every figure (outside parentheses, one per kind and text, sorted) and every year that
+    the usable paragraphs state: what figure and year swaps draw from."""
+    figures_by_text: dict[str, Figure] = {}
+    all_years: set[str] = set()
+    for p in corpus.paragraphs:
+        if p.kind not in USABLE_KINDS:
+            continue
+        for sent in docs[p.id].sents:
+            for fig, start, _ in _figures(sent):
+                if not _in_parentheses(sent, start):
+                    figures_by_text.setdefault(f"{fig.kind}|{fig.text}", fig)
+            all_years.update(t.text for t in sent if _is_year(t))
+    return [figures_by_text[k] for k in sorted(figures_by_text)], sorted(all_years)
+
+
+def _group(fact: Fact, seed: int, units, pools, figures, years, facts_by_entity) -> tuple | None:
+    """One fact's group, drawn with its own seeded generator: (fact, question, question type,
+    fact text, claim, perturbations as (kind, swap, question)); None when no perturbation of
+    it is possible."""
+    rng = random.Random(f"{seed}|{fact.para.id}|{fact.quote}|{fact.figure or fact.anchor}")
+    perturbed = []
+    false_frames = _false_frames(fact)
+    frame = rng.choice(false_frames)
+    for kind in PERTURBATIONS:
+        got = _perturb(fact, kind, rng, units, pools, figures, years, facts_by_entity)
+        if got is None:
+            continue
+        swap, ent, fig, year = got
+        perturbed.append((kind, swap, _fill(frame, fact, ent, fig, year)))
+    if not perturbed:
+        return None
+    numeric, single = _ask_frames(fact)
+    options = [(f, "numeric") for f in numeric] + [(f, "single") for f in single]
+    ask, qtype = rng.choice(options)
+    question = _fill(ask, fact, fact.entity, fact.figure, fact.year)
+    fact_text = fact.figure.text if fact.figure else fact.anchor
+    claim = {"entity": fact.entity.match, "figure": fact.figure.text if fact.figure else None,
+             "year": fact.year, "anchor": fact.anchor}
+    return fact, question, qtype, fact_text, claim, perturbed
+
+
+def _group_items(n: int, group: tuple) -> list[dict]:
+    """The items of the `n`th group: its unperturbed question, then its perturbations; odd
+    groups go to dev, even ones to test."""
+    fact, question, qtype, fact_text, claim, perturbed = group
+    name = f"pert-{n:03d}"
+    split = "dev" if n % 2 else "test"
+    items = [{
+        "id": f"{name}-none", "split": split, "type": qtype, "question": question,
+        "gold": [fact.quote], "facts": [[fact_text]], "related": [],
+        "reference": fact.sentence, "perturbation": "none", "group": name,
+        "claim": claim,
+    }]
+    for kind, swap, q in perturbed:
+        items.append({
+            "id": f"{name}-{kind}", "split": split, "type": "false_premise", "question": q,
+            "gold": [], "facts": [], "related": [fact.quote], "reference": fact.sentence,
+            "perturbation": kind, "group": name, "claim": swap["claim"],
+            "swap": {"from": swap["from"], "to": swap["to"]},
+        })
+    return items
+
+
 def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict]:
     """The perturbation suite: one group per usable fact (unperturbed question plus up to
     three false-premise perturbations), groups shuffled by `seed` and split dev/test
@@ -972,63 +1036,13 @@ def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict
     facts_by_entity: dict[str, list[Entity]] = {}
     for f in facts:
         facts_by_entity.setdefault(_family(f), []).append(f.entity)
-    figures_by_text: dict[str, Figure] = {}
-    all_years: set[str] = set()
-    for p in corpus.paragraphs:
-        if p.kind not in USABLE_KINDS:
-            continue
-        for sent in docs[p.id].sents:
-            for fig, start, _ in _figures(sent):
-                if not _in_parentheses(sent, start):
-                    figures_by_text.setdefault(f"{fig.kind}|{fig.text}", fig)
-            all_years.update(t.text for t in sent if _is_year(t))
-    figures = [figures_by_text[k] for k in sorted(figures_by_text)]
-    years_sorted = sorted(all_years)
-
-    groups = []
-    for fact in facts:
-        rng = random.Random(f"{seed}|{fact.para.id}|{fact.quote}|{fact.figure or fact.anchor}")
-        perturbed = []
-        false_frames = _false_frames(fact)
-        frame = rng.choice(false_frames)
-        for kind in PERTURBATIONS:
-            got = _perturb(fact, kind, rng, units, pools, figures, years_sorted, facts_by_entity)
-            if got is None:
-                continue
-            swap, ent, fig, year = got
-            perturbed.append((kind, swap, _fill(frame, fact, ent, fig, year)))
-        if not perturbed:
-            continue
-        numeric, single = _ask_frames(fact)
-        options = [(f, "numeric") for f in numeric] + [(f, "single") for f in single]
-        ask, qtype = rng.choice(options)
-        question = _fill(ask, fact, fact.entity, fact.figure, fact.year)
-        fact_text = fact.figure.text if fact.figure else fact.anchor
-        claim = {"entity": fact.entity.match, "figure": fact.figure.text if fact.figure else None,
-                 "year": fact.year, "anchor": fact.anchor}
-        groups.append((fact, question, qtype, fact_text, claim, perturbed))
-
+    figures, years = _corpus_figures_and_years(corpus, docs)
+    groups = [_group(fact, seed, units, pools, figures, years, facts_by_entity) for fact in facts]
+    groups = [g for g in groups if g is not None]
     random.Random(seed).shuffle(groups)
     if limit is not None:
         groups = groups[:limit]
-    items = []
-    for n, (fact, question, qtype, fact_text, claim, perturbed) in enumerate(groups, 1):
-        group = f"pert-{n:03d}"
-        split = "dev" if n % 2 else "test"
-        items.append({
-            "id": f"{group}-none", "split": split, "type": qtype, "question": question,
-            "gold": [fact.quote], "facts": [[fact_text]], "related": [],
-            "reference": fact.sentence, "perturbation": "none", "group": group,
-            "claim": claim,
-        })
-        for kind, swap, q in perturbed:
-            items.append({
-                "id": f"{group}-{kind}", "split": split, "type": "false_premise", "question": q,
-                "gold": [], "facts": [], "related": [fact.quote], "reference": fact.sentence,
-                "perturbation": kind, "group": group, "claim": swap["claim"],
-                "swap": {"from": swap["from"], "to": swap["to"]},
-            })
-    return items
+    return [item for n, group in enumerate(groups, 1) for item in _group_items(n, group)]
 
 
 def write_jsonl(items: list[dict], path) -> None:
