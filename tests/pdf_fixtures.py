@@ -90,24 +90,23 @@ def _chart_panel(c: Canvas, x: float, top: float, width: float) -> float:
     return top - height - 16
 
 
-def _page(c: Canvas, printed: int, headers: bool) -> None:
-    odd = printed % 2 == 1
-    # Odd (right-hand) pages have the margin column on the right, even pages on the left.
-    body_x = 40 if odd else 40 + MARGIN_W + 25
-    body_w = WIDTH - 80 - MARGIN_W - 25
-    note_x = body_x + body_w + 25 if odd else 40
-    if headers and printed != FIRST_PAGE + 2:
-        c.setFont("Helvetica", 8)
-        if odd:
-            c.drawRightString(WIDTH - 70, HEIGHT - 40, RUNNING_ODD)
-            c.drawRightString(WIDTH - 40, HEIGHT - 40, str(printed))
-        else:
-            c.drawString(40, HEIGHT - 40, str(printed))
-            c.drawString(70, HEIGHT - 40, RUNNING_EVEN)
-    elif headers:  # a chapter-opening style page: bare page number in the footer only
-        c.setFont("Helvetica", 8)
+def _headers(c: Canvas, printed: int, odd: bool) -> None:
+    """The running header with the printed page number, or on the chapter-opening page
+    (the third) a bare page number in the footer only."""
+    c.setFont("Helvetica", 8)
+    if printed == FIRST_PAGE + 2:
         c.drawCentredString(WIDTH / 2, 30, str(printed))
-    y = HEIGHT - 80
+    elif odd:
+        c.drawRightString(WIDTH - 70, HEIGHT - 40, RUNNING_ODD)
+        c.drawRightString(WIDTH - 40, HEIGHT - 40, str(printed))
+    else:
+        c.drawString(40, HEIGHT - 40, str(printed))
+        c.drawString(70, HEIGHT - 40, RUNNING_EVEN)
+
+
+def _headings(c: Canvas, printed: int, body_x: float, body_w: float, y: float) -> float:
+    """The heading and chart panel of the first page, the sub-heading of the third.
+    Returns the y below them."""
     if printed == FIRST_PAGE:
         c.setFont("Helvetica-Bold", 14)
         c.drawString(body_x, y, HEADING)
@@ -116,25 +115,52 @@ def _page(c: Canvas, printed: int, headers: bool) -> None:
         c.setFont("Helvetica-Bold", 11)
         c.drawString(body_x, y, SUBHEADING)
         y -= 20
-    note_y = y
+    return y
+
+
+def _margin_notes(c: Canvas, printed: int, note_x: float, y: float) -> None:
+    """The page's margin notes in the margin column, from `y` down."""
     for note in MARGIN_NOTES[printed]:
         for line in note:
             c.setFont(NOTE_FONT, NOTE_SIZE)
-            c.drawString(note_x, note_y, line)
-            note_y -= 10
-        note_y -= 40
+            c.drawString(note_x, y, line)
+            y -= 10
+        y -= 40
+
+
+def _body(c: Canvas, printed: int, body_x: float, y: float) -> None:
+    """The page's body paragraphs (first line indented as given), from `y` down."""
     for indent, space, lines in PARAGRAPHS[printed]:
         y -= space
         for i, line in enumerate(lines):
             _draw_line(c, body_x + (indent if i == 0 else 0), y, line, BODY_FONT, BODY_SIZE)
             y -= LEADING
+
+
+def _footnotes(c: Canvas, body_x: float) -> None:
+    """The footnotes at the bottom of the page, under a short rule."""
+    y = 60 + 10 * sum(len(lines) for _, lines in FOOTNOTES)
+    c.line(body_x, y + 8, body_x + 100, y + 8)
+    for label, lines in FOOTNOTES:
+        for i, line in enumerate(lines):
+            _draw_line(c, body_x, y, f"{label} {line}" if i == 0 else line, BODY_FONT, 8)
+            y -= 10
+
+
+def _page(c: Canvas, printed: int, headers: bool) -> None:
+    """One page of the fixture report, printed page number `printed`."""
+    odd = printed % 2 == 1
+    # Odd (right-hand) pages have the margin column on the right, even pages on the left.
+    body_x = 40 if odd else 40 + MARGIN_W + 25
+    body_w = WIDTH - 80 - MARGIN_W - 25
+    note_x = body_x + body_w + 25 if odd else 40
+    if headers:
+        _headers(c, printed, odd)
+    y = _headings(c, printed, body_x, body_w, HEIGHT - 80)
+    _margin_notes(c, printed, note_x, y)
+    _body(c, printed, body_x, y)
     if printed == FIRST_PAGE + 1:
-        y = 60 + 10 * sum(len(lines) for _, lines in FOOTNOTES)
-        c.line(body_x, y + 8, body_x + 100, y + 8)
-        for label, lines in FOOTNOTES:
-            for i, line in enumerate(lines):
-                _draw_line(c, body_x, y, f"{label} {line}" if i == 0 else line, BODY_FONT, 8)
-                y -= 10
+        _footnotes(c, body_x)
 
 
 def make_report_pdf(path: Path, *, title: str | None = "WESP 2021 layout fixture",

@@ -307,10 +307,10 @@ class _Extractor:
 
     # -- subjects ----------------------------------------------------------------------------
 
-    def subject(self, head, topic: Entity | None, lead_end: int, para: Paragraph,
-                remove: Iterable[int] = ()):
-        """(x template, entity, entity is the whole subject, plural) for a subject noun, or
-        None when it does not make a clean phrase."""
+    @staticmethod
+    def _subject_tokens(head, lead_end: int, remove: Iterable[int]) -> list | None:
+        """The tokens of the subject phrase headed by `head`, less `remove`: None unless it
+        is a short (at most 8 tokens) phrase after the lead label with no pronoun or number."""
         toks = _phrase(head)
         if toks is None:
             return None
@@ -320,6 +320,13 @@ class _Extractor:
             return None
         if any(t.pos_ in ("PRON", "NUM") or t.like_num for t in toks):
             return None
+        return toks
+
+    @staticmethod
+    def _anaphora(toks, head) -> tuple[dict[int, str], set[int], str]:
+        """(replace, drop, suffix) for the words of a subject phrase that refer back to the
+        topic: "the region" becomes {E} (its "the" dropped); an adjective such as "regional"
+        is dropped and " in {E}" suffixed."""
         replace, drop, suffix = {}, set(), ""
         for t in toks:
             dets = [c for c in t.children if c.dep_ == "det"]
@@ -329,6 +336,27 @@ class _Extractor:
             elif t.lower_ in ANAPHORIC_ADJECTIVES and t.dep_ in ("amod", "compound") and t != head:
                 drop.add(t.i)
                 suffix = " in {E}"
+        return replace, drop, suffix
+
+    @staticmethod
+    def _named_subject(toks, named, text: str, plural: bool, para: Paragraph):
+        """The subject as one named entity (x template "{E}"), or None when the phrase holds
+        more than one named entity or other words than it and determiners."""
+        inside = {i for e in named for i in range(e.start, e.end)}
+        if len(named) != 1 or any(t.i not in inside and t.pos_ != "DET" for t in toks):
+            return None
+        ent = named[0]
+        return "{E}", Entity(text=text, kind=ent.label_, keys=keys(ent.text), plural=plural,
+                             doc_id=para.doc_id, match=ent.text), True, plural
+
+    def subject(self, head, topic: Entity | None, lead_end: int, para: Paragraph,
+                remove: Iterable[int] = ()):
+        """(x template, entity, entity is the whole subject, plural) for a subject noun, or
+        None when it does not make a clean phrase."""
+        toks = self._subject_tokens(head, lead_end, remove)
+        if toks is None:
+            return None
+        replace, drop, suffix = self._anaphora(toks, head)
         plural = head.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in head.children)
         kept = [t for t in toks if t.i not in drop]
         if replace or suffix:
@@ -341,12 +369,7 @@ class _Extractor:
         named = [e for e in doc.ents if e.label_ in _NAMED and e.start >= toks[0].i
                  and e.end <= toks[-1].i + 1]
         if named:
-            inside = {i for e in named for i in range(e.start, e.end)}
-            if len(named) != 1 or any(t.i not in inside and t.pos_ != "DET" for t in toks):
-                return None
-            ent = named[0]
-            return "{E}", Entity(text=text, kind=ent.label_, keys=keys(ent.text), plural=plural,
-                                 doc_id=para.doc_id, match=ent.text), True, plural
+            return self._named_subject(toks, named, text, plural, para)
         if any(t.pos_ == "PROPN" and not t.text.isupper() for t in toks):
             return None
         if topic is not None:
@@ -429,6 +452,35 @@ class _Extractor:
         return not any(c.dep_ == "neg" or (c.dep_ == "aux" and c.tag_ == "MD")
                        for c in verb.children)
 
+    def _verb_pattern(self, verb, report, has_perfect: bool, words: dict) -> str | None:
+        """"verb" for a verb in the past or perfect ("fell", "has fallen", "is estimated to
+        have fallen"); "projected" for a forecast ("is projected to grow"), adding the
+        reporting verb and its "be" to `words` as R and be; None for anything else."""
+        if report is not None:
+            auxpass = [c for c in report.children if c.dep_ == "auxpass"]
+            if report.tag_ != "VBN" or not auxpass or not self._clean_verb(report):
+                return None
+            if has_perfect:
+                return "verb"
+            words.update(R=report.lower_, be=auxpass[0].lower_)
+            return "projected"
+        if verb.tag_ == "VBD" or (verb.tag_ == "VBN" and has_perfect):
+            return "verb"
+        return None
+
+    @staticmethod
+    def _verb_subject(verb, report, lead_end: int):
+        """The subject of `verb` (the last nsubj/nsubjpass after the lead label), else of its
+        reporting verb, else of the verb it is conjoined to; None when none has one."""
+        for holder in (verb, report, verb.head if verb.dep_ == "conj" else None):
+            if holder is None:
+                continue
+            cands = [c for c in holder.children if c.dep_ in ("nsubj", "nsubjpass")
+                     and c.idx >= lead_end]
+            if cands:
+                return cands[-1]
+        return None
+
     def verb_fact(self, sent, fig, start, end, topic, lead_end, para):
         """X V (by|to|at) FIGURE (in YEAR): "output fell by 3.4 per cent in 2020"."""
         doc = sent.doc
@@ -445,33 +497,15 @@ class _Extractor:
         particle = [c for c in verb.children if c.dep_ == "prt"]
         if particle:
             words["V"] += " " + particle[0].lower_
-        if report is not None:
-            auxpass = [c for c in report.children if c.dep_ == "auxpass"]
-            if report.tag_ != "VBN" or not auxpass or not self._clean_verb(report):
-                return None
-            if has_perfect:
-                pattern = "verb"
-            else:
-                pattern = "projected"
-                words.update(R=report.lower_, be=auxpass[0].lower_)
-        elif verb.tag_ == "VBD" or (verb.tag_ == "VBN" and has_perfect):
-            pattern = "verb"
-        else:
+        pattern = self._verb_pattern(verb, report, has_perfect, words)
+        if pattern is None:
             return None
         if pattern == "verb":
             past = _past_of(verb)
             if past and particle:
                 past += " " + particle[0].lower_
             words["Vp"] = past
-        subj = None
-        for holder in (verb, report, verb.head if verb.dep_ == "conj" else None):
-            if holder is None:
-                continue
-            cands = [c for c in holder.children if c.dep_ in ("nsubj", "nsubjpass")
-                     and c.idx >= lead_end]
-            if cands:
-                subj = cands[-1]
-                break
+        subj = self._verb_subject(verb, report, lead_end)
         if subj is None:
             return None
         got = self.subject(subj, topic, lead_end, para)
@@ -845,46 +879,58 @@ def _family(fact: Fact) -> str:
     return "verb" if fact.pattern in ("verb", "projected") else fact.pattern
 
 
-def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, all_years,
-             facts_by_entity) -> tuple[dict, Entity, Figure | None, str | None] | None:
-    """One swap of `kind` whose combination the corpus does not state, or None."""
+_Swap = tuple[dict, Entity, Figure | None, str | None]
+
+
+def _swap_entity(fact: Fact, rng: random.Random, units, pools, facts_by_entity) -> _Swap | None:
+    """The fact's subject entity swapped for another of the same kind (a named entity from
+    another document; a noun phrase that is the subject of a fact of the same family) that
+    the corpus never mentions with the figure or anchor; None when there is none."""
     ent, fig, year = fact.entity, fact.figure, fact.year
-    if kind == "entity":
-        if fig is None and not fact.anchor:
-            return None
-        cands = [c for c in pools.get(ent.kind, []) if not c.keys & ent.keys and c.keys]
-        if ent.kind in _NAMED:
-            cands = [c for c in cands if c.doc_id != ent.doc_id]
-        if ent.kind in ("np", "np-count"):
-            family = {c.text.lower() for c in facts_by_entity.get(_family(fact), [])}
-            cands = [c for c in cands if c.text.lower() in family]
-        rng.shuffle(cands)
-        for c in cands:
-            if fig is not None and cooccurs(units, c.keys, number=fig.value):
-                continue
-            if fact.anchor and cooccurs(units, c.keys, anchor_keys=keys(fact.anchor)):
-                continue
-            claim = {"entity": c.match, "figure": fig.text if fig else None, "year": None,
-                     "anchor": fact.anchor}
-            return {"from": ent.text, "to": c.text, "claim": claim}, c, fig, year
+    if fig is None and not fact.anchor:
         return None
-    if fig is None:
-        return None
-    if kind == "figure":
-        cands = [f for f in figures if f.kind == fig.kind and f.value != fig.value]
-        near = [f for f in cands if fig.magnitude / 3 <= f.magnitude <= fig.magnitude * 3]
-        far = [f for f in cands if f not in near]
-        rng.shuffle(near)
-        rng.shuffle(far)
-        for c in near + far:
-            new = fig.like(c)
-            if cooccurs(units, ent.keys, number=new.value):
-                continue
-            claim = {"entity": ent.match, "figure": new.text, "year": None, "anchor": None}
-            return {"from": fig.text, "to": new.text, "claim": claim}, ent, new, year
-        return None
-    if year is None:
-        return None
+    cands = [c for c in pools.get(ent.kind, []) if not c.keys & ent.keys and c.keys]
+    if ent.kind in _NAMED:
+        cands = [c for c in cands if c.doc_id != ent.doc_id]
+    if ent.kind in ("np", "np-count"):
+        family = {c.text.lower() for c in facts_by_entity.get(_family(fact), [])}
+        cands = [c for c in cands if c.text.lower() in family]
+    rng.shuffle(cands)
+    for c in cands:
+        if fig is not None and cooccurs(units, c.keys, number=fig.value):
+            continue
+        if fact.anchor and cooccurs(units, c.keys, anchor_keys=keys(fact.anchor)):
+            continue
+        claim = {"entity": c.match, "figure": fig.text if fig else None, "year": None,
+                 "anchor": fact.anchor}
+        return {"from": ent.text, "to": c.text, "claim": claim}, c, fig, year
+    return None
+
+
+def _swap_figure(fact: Fact, rng: random.Random, units, figures) -> _Swap | None:
+    """The fact's figure swapped for another corpus figure of the same kind, written in the
+    same unit (within a factor of 3 tried first), that the corpus never states for the
+    entity; None when there is none."""
+    ent, fig, year = fact.entity, fact.figure, fact.year
+    cands = [f for f in figures if f.kind == fig.kind and f.value != fig.value]
+    near = [f for f in cands if fig.magnitude / 3 <= f.magnitude <= fig.magnitude * 3]
+    far = [f for f in cands if f not in near]
+    rng.shuffle(near)
+    rng.shuffle(far)
+    for c in near + far:
+        new = fig.like(c)
+        if cooccurs(units, ent.keys, number=new.value):
+            continue
+        claim = {"entity": ent.match, "figure": new.text, "year": None, "anchor": None}
+        return {"from": fig.text, "to": new.text, "claim": claim}, ent, new, year
+    return None
+
+
+def _swap_year(fact: Fact, rng: random.Random, units, all_years) -> _Swap | None:
+    """The fact's year swapped for another corpus year (within 3 years tried first; a
+    forecast only to a nearby year, later ones first) that the corpus never states with the
+    entity and figure; None when there is none."""
+    ent, fig, year = fact.entity, fact.figure, fact.year
     near = [y for y in all_years if y != year and abs(int(y) - int(year)) <= 3]
     far = [y for y in all_years if y != year and y not in near]
     rng.shuffle(near)
@@ -901,6 +947,84 @@ def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, a
     return None
 
 
+def _perturb(fact: Fact, kind: str, rng: random.Random, units, pools, figures, all_years,
+             facts_by_entity) -> _Swap | None:
+    """One swap of `kind` whose combination the corpus does not state, or None."""
+    if kind == "entity":
+        return _swap_entity(fact, rng, units, pools, facts_by_entity)
+    if fact.figure is None:
+        return None
+    if kind == "figure":
+        return _swap_figure(fact, rng, units, figures)
+    if fact.year is None:
+        return None
+    return _swap_year(fact, rng, units, all_years)
+
+
+def _corpus_figures_and_years(corpus, docs: dict) -> tuple[list[Figure], list[str]]:
+    """Every figure (outside parentheses, one per kind and text, sorted) and every year that
+    the usable paragraphs state: what figure and year swaps draw from."""
+    figures_by_text: dict[str, Figure] = {}
+    all_years: set[str] = set()
+    for p in corpus.paragraphs:
+        if p.kind not in USABLE_KINDS:
+            continue
+        for sent in docs[p.id].sents:
+            for fig, start, _ in _figures(sent):
+                if not _in_parentheses(sent, start):
+                    figures_by_text.setdefault(f"{fig.kind}|{fig.text}", fig)
+            all_years.update(t.text for t in sent if _is_year(t))
+    return [figures_by_text[k] for k in sorted(figures_by_text)], sorted(all_years)
+
+
+def _group(fact: Fact, seed: int, units, pools, figures, years, facts_by_entity) -> tuple | None:
+    """One fact's group, drawn with its own seeded generator: (fact, question, question type,
+    fact text, claim, perturbations as (kind, swap, question)); None when no perturbation of
+    it is possible."""
+    rng = random.Random(f"{seed}|{fact.para.id}|{fact.quote}|{fact.figure or fact.anchor}")
+    perturbed = []
+    false_frames = _false_frames(fact)
+    frame = rng.choice(false_frames)
+    for kind in PERTURBATIONS:
+        got = _perturb(fact, kind, rng, units, pools, figures, years, facts_by_entity)
+        if got is None:
+            continue
+        swap, ent, fig, year = got
+        perturbed.append((kind, swap, _fill(frame, fact, ent, fig, year)))
+    if not perturbed:
+        return None
+    numeric, single = _ask_frames(fact)
+    options = [(f, "numeric") for f in numeric] + [(f, "single") for f in single]
+    ask, qtype = rng.choice(options)
+    question = _fill(ask, fact, fact.entity, fact.figure, fact.year)
+    fact_text = fact.figure.text if fact.figure else fact.anchor
+    claim = {"entity": fact.entity.match, "figure": fact.figure.text if fact.figure else None,
+             "year": fact.year, "anchor": fact.anchor}
+    return fact, question, qtype, fact_text, claim, perturbed
+
+
+def _group_items(n: int, group: tuple) -> list[dict]:
+    """The items of the `n`th group: its unperturbed question, then its perturbations; odd
+    groups go to dev, even ones to test."""
+    fact, question, qtype, fact_text, claim, perturbed = group
+    name = f"pert-{n:03d}"
+    split = "dev" if n % 2 else "test"
+    items = [{
+        "id": f"{name}-none", "split": split, "type": qtype, "question": question,
+        "gold": [fact.quote], "facts": [[fact_text]], "related": [],
+        "reference": fact.sentence, "perturbation": "none", "group": name,
+        "claim": claim,
+    }]
+    for kind, swap, q in perturbed:
+        items.append({
+            "id": f"{name}-{kind}", "split": split, "type": "false_premise", "question": q,
+            "gold": [], "facts": [], "related": [fact.quote], "reference": fact.sentence,
+            "perturbation": kind, "group": name, "claim": swap["claim"],
+            "swap": {"from": swap["from"], "to": swap["to"]},
+        })
+    return items
+
+
 def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict]:
     """The perturbation suite: one group per usable fact (unperturbed question plus up to
     three false-premise perturbations), groups shuffled by `seed` and split dev/test
@@ -912,63 +1036,13 @@ def generate(corpus, nlp, seed: int = 13, limit: int | None = None) -> list[dict
     facts_by_entity: dict[str, list[Entity]] = {}
     for f in facts:
         facts_by_entity.setdefault(_family(f), []).append(f.entity)
-    figures_by_text: dict[str, Figure] = {}
-    all_years: set[str] = set()
-    for p in corpus.paragraphs:
-        if p.kind not in USABLE_KINDS:
-            continue
-        for sent in docs[p.id].sents:
-            for fig, start, _ in _figures(sent):
-                if not _in_parentheses(sent, start):
-                    figures_by_text.setdefault(f"{fig.kind}|{fig.text}", fig)
-            all_years.update(t.text for t in sent if _is_year(t))
-    figures = [figures_by_text[k] for k in sorted(figures_by_text)]
-    years_sorted = sorted(all_years)
-
-    groups = []
-    for fact in facts:
-        rng = random.Random(f"{seed}|{fact.para.id}|{fact.quote}|{fact.figure or fact.anchor}")
-        perturbed = []
-        false_frames = _false_frames(fact)
-        frame = rng.choice(false_frames)
-        for kind in PERTURBATIONS:
-            got = _perturb(fact, kind, rng, units, pools, figures, years_sorted, facts_by_entity)
-            if got is None:
-                continue
-            swap, ent, fig, year = got
-            perturbed.append((kind, swap, _fill(frame, fact, ent, fig, year)))
-        if not perturbed:
-            continue
-        numeric, single = _ask_frames(fact)
-        options = [(f, "numeric") for f in numeric] + [(f, "single") for f in single]
-        ask, qtype = rng.choice(options)
-        question = _fill(ask, fact, fact.entity, fact.figure, fact.year)
-        fact_text = fact.figure.text if fact.figure else fact.anchor
-        claim = {"entity": fact.entity.match, "figure": fact.figure.text if fact.figure else None,
-                 "year": fact.year, "anchor": fact.anchor}
-        groups.append((fact, question, qtype, fact_text, claim, perturbed))
-
+    figures, years = _corpus_figures_and_years(corpus, docs)
+    groups = [_group(fact, seed, units, pools, figures, years, facts_by_entity) for fact in facts]
+    groups = [g for g in groups if g is not None]
     random.Random(seed).shuffle(groups)
     if limit is not None:
         groups = groups[:limit]
-    items = []
-    for n, (fact, question, qtype, fact_text, claim, perturbed) in enumerate(groups, 1):
-        group = f"pert-{n:03d}"
-        split = "dev" if n % 2 else "test"
-        items.append({
-            "id": f"{group}-none", "split": split, "type": qtype, "question": question,
-            "gold": [fact.quote], "facts": [[fact_text]], "related": [],
-            "reference": fact.sentence, "perturbation": "none", "group": group,
-            "claim": claim,
-        })
-        for kind, swap, q in perturbed:
-            items.append({
-                "id": f"{group}-{kind}", "split": split, "type": "false_premise", "question": q,
-                "gold": [], "facts": [], "related": [fact.quote], "reference": fact.sentence,
-                "perturbation": kind, "group": group, "claim": swap["claim"],
-                "swap": {"from": swap["from"], "to": swap["to"]},
-            })
-    return items
+    return [item for n, group in enumerate(groups, 1) for item in _group_items(n, group)]
 
 
 def write_jsonl(items: list[dict], path) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from assistant.answer.types import REFUSAL, Answer, Citation
+from assistant.answer.types import REFUSAL, Answer, Citation, Sentence
 
 PANEL_CONTEXT = 1  # neighbouring paragraphs shown on each side in "show in context"
 EXCERPT_CHARS = 160
@@ -154,6 +154,64 @@ def _citation_map(answer: Answer) -> dict[int, Citation]:
     return {c.n: c for c in answer.citations}
 
 
+def _refusal_html(answer: Answer) -> list[str]:
+    """The REFUSAL line of a refused answer and, when known, why it was refused."""
+    parts = [f'<p class="ba-sentences ba-refusal-text">{esc(REFUSAL)}</p>']
+    if answer.refusal is not None:
+        parts.append(f'<p class="ba-why">Why: {esc(answer.refusal.detail)}.</p>')
+    return parts
+
+
+def _nearest_html(answer: Answer, turn: int | None) -> list[str]:
+    """The nearest passages of a refusal with no sentences (none when nothing was cited)."""
+    if not answer.citations:
+        return []
+    parts = [('<div class="ba-sources ba-nearest"><div class="ba-sources-title">'
+              'Nearest passages (they do not answer the question)</div><ol>')]
+    for c in answer.citations:
+        parts.append(f'<li>{cite_button(c, turn, "ba-near")} '
+                     f'<span class="ba-src-label">{esc(c.display_label)}</span>'
+                     f'<span class="ba-src-excerpt">{esc(excerpt(c.text))}</span></li>')
+    parts.append("</ol></div>")
+    return parts
+
+
+def _sentence_html(s: Sentence, cites: dict[int, Citation], turn: int | None) -> str:
+    """One answer sentence with its [n] buttons, flagged when the paragraph does not support it."""
+    buttons = "".join(cite_button(cites[n], turn) for n in s.citations if n in cites)
+    if s.supported:
+        return f'<span class="ba-sent">{esc(s.text)} {buttons}</span>'
+    return ('<span class="ba-sent ba-unsupported" title="Not supported by the cited '
+            'paragraph: check the source before relying on it">'
+            f'<span class="ba-flag" aria-label="unsupported">⚠</span> {esc(s.text)} '
+            f'{buttons}</span>')
+
+
+def _sources_html(answer: Answer, turn: int | None) -> list[str]:
+    """The numbered sources list (none when nothing was cited)."""
+    if not answer.citations:
+        return []
+    parts = ['<div class="ba-sources"><div class="ba-sources-title">Sources</div><ol>']
+    for c in answer.citations:
+        flag = "" if c.supported else ' <span class="ba-flag">⚠ not supported</span>'
+        parts.append(f'<li>{cite_button(c, turn)} <span class="ba-src-label">'
+                     f'{esc(c.display_label)}</span>{flag}</li>')
+    parts.append("</ol></div>")
+    return parts
+
+
+def _body_html(answer: Answer, cites: dict[int, Citation], turn: int | None,
+               notes: list[str]) -> list[str]:
+    """The answer's sentences and sources list; adds a note to `notes` when a sentence is
+    unsupported. A refusal's sentences are introduced as what the brief does say."""
+    sentences = [_sentence_html(s, cites, turn) for s in answer.sentences]
+    lead = '<span class="ba-says">What the brief does say:</span> ' if answer.refused else ""
+    parts = [f'<p class="ba-sentences">{lead}{" ".join(sentences)}</p>']
+    if any(not s.supported for s in answer.sentences):
+        notes.append("Sentences marked ⚠ are not supported by the paragraph they cite.")
+    return parts + _sources_html(answer, turn)
+
+
 def render_answer(answer: Answer, turn: int | None = None) -> str:
     """An answer as one HTML block: each sentence with its [n] buttons (unsupported
     sentences flagged), then the sources list; refusals show REFUSAL and the nearest
@@ -164,45 +222,15 @@ def render_answer(answer: Answer, turn: int | None = None) -> str:
     notes = list(answer.warnings)
     cites = _citation_map(answer)
     if answer.refused:
-        parts.append(f'<p class="ba-sentences ba-refusal-text">{esc(REFUSAL)}</p>')
-        if answer.refusal is not None:
-            parts.append(f'<p class="ba-why">Why: {esc(answer.refusal.detail)}.</p>')
+        parts += _refusal_html(answer)
     if answer.short_answer is not None and not answer.refused and answer.short_answer.n in cites:
         c = cites[answer.short_answer.n]
         parts.append(f'<p class="ba-short"><b>{esc(answer.short_answer.text)}</b> '
                      f'{cite_button(c, turn)}</p>')
     if answer.refused and not answer.sentences:
-        if answer.citations:
-            parts.append('<div class="ba-sources ba-nearest"><div class="ba-sources-title">'
-                         'Nearest passages (they do not answer the question)</div><ol>')
-            for c in answer.citations:
-                parts.append(f'<li>{cite_button(c, turn, "ba-near")} '
-                             f'<span class="ba-src-label">{esc(c.display_label)}</span>'
-                             f'<span class="ba-src-excerpt">{esc(excerpt(c.text))}</span></li>')
-            parts.append("</ol></div>")
+        parts += _nearest_html(answer, turn)
     else:
-        sentences = []
-        for s in answer.sentences:
-            buttons = "".join(cite_button(cites[n], turn) for n in s.citations if n in cites)
-            if s.supported:
-                sentences.append(f'<span class="ba-sent">{esc(s.text)} {buttons}</span>')
-            else:
-                sentences.append(
-                    '<span class="ba-sent ba-unsupported" title="Not supported by the cited '
-                    'paragraph: check the source before relying on it">'
-                    f'<span class="ba-flag" aria-label="unsupported">⚠</span> {esc(s.text)} '
-                    f'{buttons}</span>')
-        lead = '<span class="ba-says">What the brief does say:</span> ' if answer.refused else ""
-        parts.append(f'<p class="ba-sentences">{lead}{" ".join(sentences)}</p>')
-        if any(not s.supported for s in answer.sentences):
-            notes.append("Sentences marked ⚠ are not supported by the paragraph they cite.")
-        if answer.citations:
-            parts.append('<div class="ba-sources"><div class="ba-sources-title">Sources</div><ol>')
-            for c in answer.citations:
-                flag = "" if c.supported else ' <span class="ba-flag">⚠ not supported</span>'
-                parts.append(f'<li>{cite_button(c, turn)} <span class="ba-src-label">'
-                             f'{esc(c.display_label)}</span>{flag}</li>')
-            parts.append("</ol></div>")
+        parts += _body_html(answer, cites, turn, notes)
     for note in notes:
         parts.append(f'<p class="ba-note">{esc(note)}</p>')
     parts.append("</div>")
@@ -454,6 +482,54 @@ def _md_text(text: str) -> str:
     return " ".join(str(text).split()).replace("<", "&lt;")
 
 
+def _md_refusal(a: Answer) -> list[str]:
+    """A refused answer's Markdown lines: REFUSAL, then its nearest passages, if any."""
+    lines = [REFUSAL, ""]
+    if a.citations:
+        lines += ["Nearest passages (they do not answer the question):", ""]
+        for c in a.citations:
+            lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** (`{c.paragraph_id}`): "
+                         f"{_md_text(excerpt(c.text, 300))}")
+        lines.append("")
+    return lines
+
+
+def _md_sources(a: Answer) -> list[str]:
+    """The Sources list: each citation with its label, document and paragraph ID, then the
+    quoted sentence(s) of it that the answer rests on (none when nothing was cited)."""
+    if not a.citations:
+        return []
+    lines = ["Sources:", ""]
+    for c in a.citations:
+        lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** — {_md_text(c.doc_title)} "
+                     f"(`{c.paragraph_id}`)")
+        quotes = list(dict.fromkeys(s.quote for s in a.sentences
+                                    if c.n in s.citations and s.quote))
+        for q in quotes:
+            lines.append(f"  > {_md_text(q)}")
+    lines.append("")
+    return lines
+
+
+def _md_answer(a: Answer) -> list[str]:
+    """An answer's Markdown lines: sentences with [n] markers (unsupported ones flagged),
+    its sources and notes; a refusal as in ``_md_refusal``."""
+    if a.refused:
+        return _md_refusal(a)
+    body = []
+    for s in a.sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        flag = "⚠ " if not s.supported else ""
+        body.append(f"{flag}{_md_text(s.text)} {marks}".strip())
+    lines = [" ".join(body), ""]
+    if any(not s.supported for s in a.sentences):
+        lines += ["*⚠ marks a sentence the cited paragraph does not support.*", ""]
+    lines += _md_sources(a)
+    for w in a.warnings:
+        lines += [f"*Note: {_md_text(w)}*", ""]
+    return lines
+
+
 def export_markdown(turns: Sequence[Turn], title: str = "Brief Assistant — conversation") -> str:
     """The conversation as Markdown: each answer with its [n] markers, then every citation
     resolved to its label, paragraph ID and the quoted sentence(s) it supports."""
@@ -467,38 +543,8 @@ def export_markdown(turns: Sequence[Turn], title: str = "Brief Assistant — con
         lines += [f"## {number}. {_md_text(t.question)}", ""]
         if t.answer is None:
             lines += [f"*Not answered: {_md_text(t.error)}*", ""]
-            continue
-        a = t.answer
-        if a.refused:
-            lines += [REFUSAL, ""]
-            if a.citations:
-                lines += ["Nearest passages (they do not answer the question):", ""]
-                for c in a.citations:
-                    lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** (`{c.paragraph_id}`): "
-                                 f"{_md_text(excerpt(c.text, 300))}")
-                lines.append("")
-            continue
-        body = []
-        for s in a.sentences:
-            marks = "".join(f"[{n}]" for n in s.citations)
-            flag = "⚠ " if not s.supported else ""
-            body.append(f"{flag}{_md_text(s.text)} {marks}".strip())
-        lines += [" ".join(body), ""]
-        if any(not s.supported for s in a.sentences):
-            lines += ["*⚠ marks a sentence the cited paragraph does not support.*", ""]
-        if a.citations:
-            lines += ["Sources:", ""]
-            for c in a.citations:
-                lines.append(f"- [{c.n}] **{_md_text(c.display_label)}** — {_md_text(c.doc_title)} "
-                             f"(`{c.paragraph_id}`)")
-                quotes = list(dict.fromkeys(s.quote for s in a.sentences
-                                            if c.n in s.citations and s.quote))
-                for q in quotes:
-                    lines.append(f"  > {_md_text(q)}")
-            lines.append("")
-        notes = list(a.warnings)
-        for w in notes:
-            lines += [f"*Note: {_md_text(w)}*", ""]
+        else:
+            lines += _md_answer(t.answer)
     if number == 0:
         lines += ["(No questions asked yet.)", ""]
     return "\n".join(lines).rstrip() + "\n"
