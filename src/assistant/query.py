@@ -362,62 +362,110 @@ def _frames(doc, attributed: set[str]) -> list[Frame]:
     return frames
 
 
-def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerType | None, int | None]:
-    lemmas = {term_of(t.lemma_) for t in doc} - {None}
-    head_term = term_of(head.lemma_) if head is not None else None
-    if head is not None and head_term not in MEASURE_NOUNS and any(  # "price tag", "growth rate"
-            term_of(c.lemma_) in MEASURE_NOUNS for c in head.children if c.dep_ == "compound"):
-        head_term = next(term_of(c.lemma_) for c in head.children if c.dep_ == "compound"
-                         and term_of(c.lemma_) in MEASURE_NOUNS)
-    wh_word = wh.lower_ if wh is not None else ""
-    plural = head is not None and head.tag_ in ("NNS", "NNPS")
-    size = next((_NUMBER_WORDS.get(t.lower_) for t in doc if t.lower_ in _NUMBER_WORDS
-                 and head is not None and t.head == head), None)  # "the three areas"
+# a noun that names the kind of a single answer, checked in this order
+_NOUN_TYPES: tuple[tuple[frozenset[str], AnswerType], ...] = (
+    (PLACE_NOUNS, AnswerType.PLACE),
+    (PERSON_NOUNS, AnswerType.PERSON),
+    (ORG_NOUNS, AnswerType.ORGANISATION),
+)
+# question words that name the kind of answer by themselves
+_WH_TYPES = {"who": AnswerType.PERSON, "whom": AnswerType.PERSON, "whose": AnswerType.PERSON,
+             "where": AnswerType.PLACE}
 
-    def item_type(term):
-        if term in PLACE_NOUNS:
-            return AnswerType.PLACE
-        if term in PERSON_NOUNS:
-            return AnswerType.PERSON
-        if term in ORG_NOUNS:
-            return AnswerType.ORGANISATION
+
+def _noun_type(term: str | None) -> AnswerType | None:
+    """The answer type a noun names ("country" -> place, "minister" -> person), or None."""
+    return next((atype for nouns, atype in _NOUN_TYPES if term in nouns), None)
+
+
+def _head_term(head) -> str | None:
+    """The term of the wh-phrase's head noun; a measure noun compounded with it wins ("growth
+    rate", "price tag" -> the measure)."""
+    if head is None:
         return None
+    term = term_of(head.lemma_)
+    measures = [term_of(c.lemma_) for c in head.children
+                if c.dep_ == "compound" and term_of(c.lemma_) in MEASURE_NOUNS]
+    return measures[0] if measures and term not in MEASURE_NOUNS else term
 
-    if (not content or set(content) <= OVERVIEW_WORDS) and (
-            wh_word in ("", "what") or lemmas & OVERVIEW_WORDS):
-        return AnswerType.OVERVIEW, None, None
-    first = doc[0].lower_ if len(doc) else ""
-    if wh_word == "why" or (first == "how" and len(doc) > 1 and doc[1].lower_ == "come"):
-        return AnswerType.REASON, None, None
-    if head_term in REASON_NOUNS or (wh_word == "what" and lemmas & REASON_VERBS):
-        return AnswerType.REASON, None, None
+
+def _list_size(doc, head) -> int | None:
+    """The number word counting the head noun ("the three areas" -> 3), or None."""
+    if head is None:
+        return None
+    return next((_NUMBER_WORDS[t.lower_] for t in doc if t.lower_ in _NUMBER_WORDS and t.head == head),
+                None)
+
+
+def _asks_overview(content: list[str], wh_word: str, lemmas: set[str]) -> bool:
+    """"Summarise the brief", "what is it about?": no content beyond overview words, and a
+    what-question, an imperative or an overview word."""
+    return set(content) <= OVERVIEW_WORDS and (wh_word in ("", "what") or bool(lemmas & OVERVIEW_WORDS))
+
+
+def _asks_reason(doc, wh_word: str, head_term: str | None, lemmas: set[str]) -> bool:
+    """"Why …", "how come …", "what is the reason …", "what caused …"."""
+    how_come = len(doc) > 1 and doc[0].lower_ == "how" and doc[1].lower_ == "come"
+    return (wh_word == "why" or how_come or head_term in REASON_NOUNS
+            or (wh_word == "what" and bool(lemmas & REASON_VERBS)))
+
+
+def _asks_quantity(doc, wh, wh_word: str, head_term: str | None) -> bool:
+    """"How large/much/fast …", or "what/which <measure noun>" ("what share …")."""
     if wh_word == "how" and wh.i + 1 < len(doc) and doc[wh.i + 1].pos_ in ("ADJ", "ADV"):
-        return AnswerType.QUANTITY, None, None
-    if head_term in MEASURE_NOUNS and wh_word in ("what", "which", ""):
+        return True
+    return head_term in MEASURE_NOUNS and wh_word in ("what", "which", "")
+
+
+def _asks_about_name(doc, wh, wh_word: str) -> bool:
+    """"Who is Yoo Myung-hee?": a who-question about a named person wants a description."""
+    return wh_word in ("who", "whom") and wh.head.lemma_ == "be" and any(
+        t.pos_ == "PROPN" for t in doc if t.i != wh.i)
+
+
+def _asks_definition(doc, wh, wh_word: str, content: list[str]) -> bool:
+    """"What is the COVAX Facility?": a short what-is question without a verb."""
+    return (wh_word == "what" and wh.head.lemma_ == "be" and not any(t.pos_ == "VERB" for t in doc)
+            and len(content) <= 4)
+
+
+def _single_type(doc, wh, wh_word: str, head, head_term: str | None, content: list[str]) -> AnswerType:
+    """The type of a one-item answer: from the question word, then the head noun; a definition
+    for a short "what is X?"; otherwise a description."""
+    if _asks_about_name(doc, wh, wh_word):
+        return AnswerType.DESCRIPTION
+    if wh_word in _WH_TYPES:
+        return _WH_TYPES[wh_word]
+    if wh_word == "" and head is None:
+        return AnswerType.DESCRIPTION
+    by_noun = _noun_type(head_term)
+    if by_noun is not None:
+        return by_noun
+    if _asks_definition(doc, wh, wh_word, content):
+        return AnswerType.DEFINITION
+    return AnswerType.DESCRIPTION
+
+
+def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerType | None, int | None]:
+    """The expected answer type, the type of each item (for a list) and the list's size, from
+    the question word `wh`, the head noun of its phrase and the content terms. The checks run
+    from the most to the least specific: overview, reason, quantity, date, list, one item."""
+    wh_word = wh.lower_ if wh is not None else ""
+    head_term = _head_term(head)
+    lemmas = {term_of(t.lemma_) for t in doc} - {None}
+    if _asks_overview(content, wh_word, lemmas):
+        return AnswerType.OVERVIEW, None, None
+    if _asks_reason(doc, wh_word, head_term, lemmas):
+        return AnswerType.REASON, None, None
+    if _asks_quantity(doc, wh, wh_word, head_term):
         return AnswerType.QUANTITY, None, None
     if wh_word == "when" or head_term in DATE_NOUNS:
         return AnswerType.DATE, None, None
-    if size or (plural and wh_word in ("which", "what", "who", "")):
-        return AnswerType.LIST, item_type(head_term), size
-    if wh_word in ("who", "whom") and wh.head.lemma_ == "be" and any(
-            t.pos_ == "PROPN" for t in doc if t.i != wh.i):
-        return AnswerType.DESCRIPTION, None, None  # "who is Yoo Myung-hee?" wants a description
-    if wh_word in ("who", "whom", "whose"):
-        return AnswerType.PERSON, None, None
-    if wh_word == "where":
-        return AnswerType.PLACE, None, None
-    if wh_word == "" and head is None:
-        return AnswerType.DESCRIPTION, None, None
-    if head_term in PLACE_NOUNS:
-        return AnswerType.PLACE, None, None
-    if head_term in PERSON_NOUNS:
-        return AnswerType.PERSON, None, None
-    if head_term in ORG_NOUNS:
-        return AnswerType.ORGANISATION, None, None
-    verbs = [t for t in doc if t.pos_ == "VERB"]
-    if wh_word == "what" and wh.head.lemma_ == "be" and not verbs and len(content) <= 4:
-        return AnswerType.DEFINITION, None, None  # "what is the COVAX Facility?"
-    return AnswerType.DESCRIPTION, None, None
+    size = _list_size(doc, head)
+    plural = head is not None and head.tag_ in ("NNS", "NNPS")
+    if size or (plural and wh_word in ("which", "what", "who", "")):  # "which countries …"
+        return AnswerType.LIST, _noun_type(head_term), size
+    return _single_type(doc, wh, wh_word, head, head_term, content), None, None
 
 
 def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],

@@ -277,55 +277,22 @@ class ExtractiveAnswerer:
         return draft
 
     def _choose(self, q: Query, ev: Evidence) -> list[Candidate]:
-        cfg = self.config
-        usable = [c for c in ev.candidates if c.names_ok and not c.missing_numbers]
-        if not usable and q.about_document:  # the document's own card answers, whatever it names
-            usable = list(ev.candidates)
+        """The units the answer is made of, in reading order: the best one; those that
+        sub-questions, the named documents and alternative names need; the rest of the best
+        paragraph when asked for more; then further close, non-repeating ones."""
+        usable = _usable(q, ev)
         if not usable:
             return []
         pool = sorted(usable, key=lambda c: -c.score)  # for the sentences beyond the best one
-        if q.about_document:
-            meta = [c for c in usable if ev.passages[c.passage_index].kind in {k.value for k in q.meta_kinds}
-                    and (not q.scope or ev.passages[c.passage_index].doc_id in q.scope)]
-            usable = meta or usable
-        if q.answer_type in TYPED_ANSWERS:
-            typed = [c for c in usable if c.fits and c.pred >= MIN_PREDICATE / 2]
-            usable = typed or usable
-        usable.sort(key=lambda c: -c.score)
+        usable = _preferred(q, ev, usable)
         best = usable[0]
-        chosen = [best]
-        extra: list[Candidate] = []
-        for part in q.subquestions:  # "what happened to X, and what is expected for Y?"
-            part_terms = set(terms(part)) - set().union(*(c.unit.terms for c in chosen))
-            pick = max((c for c in pool if c not in chosen and part_terms & c.unit.terms),
-                       key=lambda c: (len(part_terms & c.unit.terms), c.score), default=None)
-            if pick is not None:
-                extra.append(pick)
-        if len(q.scope) > 1:  # a question that names two documents hears from both
-            for doc_id in q.scope:
-                if not any(ev.passages[c.passage_index].doc_id == doc_id for c in chosen + extra):
-                    pick = next((c for c in pool if ev.passages[c.passage_index].doc_id == doc_id), None)
-                    if pick is not None and pick.score >= best.score * 0.5:
-                        extra.append(pick)
-        alternatives = [e for e in q.entities if sum(o.group == e.group for o in q.entities) > 1]
-        for e in alternatives:  # "X and Y": each name gets its best sentence(s)
-            own = [c for c in pool if e.text not in c.missing_names and c.fits]
-            for c in own[:1 + (len(q.years) > 1)]:
-                if c not in chosen + extra and c.score >= best.score * 0.5:
-                    extra.append(c)
-        chosen += [c for c in extra if c not in chosen]
+        extra = _subquestion_picks(q, pool, best)
+        extra += _document_picks(q, ev, pool, best, [best, *extra])
+        extra += _name_picks(q, pool, best, [best, *extra])
+        chosen = [best, *(c for c in extra if c is not best)]
         if q.more:  # asked to elaborate: the whole of the best paragraph, in order
             chosen += [c for c in ev.candidates if c.passage_index == best.passage_index and c not in chosen]
-        limit = cfg.max_sentences_list if q.answer_type is AnswerType.LIST else cfg.max_sentences
-        limit = max(limit, len(chosen))
-        for c in usable[1:]:
-            if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
-                break
-            if c in chosen or any(float(c.unit.vector @ o.unit.vector) > cfg.duplicate_cosine
-                                  for o in chosen):
-                continue
-            chosen.append(c)
-        return _with_list_items(_reading_order(chosen), ev)
+        return _with_list_items(_reading_order(_with_close(self.config, q, usable, chosen)), ev)
 
     # -- overview ---------------------------------------------------------------------------------
     def summary(self, q: Query, ev: Evidence, only: list[str] | None = None) -> Draft:
@@ -380,6 +347,94 @@ def mmr_select(vectors: np.ndarray, centrality: np.ndarray, sections: list, n: i
 
 TYPED_ANSWERS = frozenset({AnswerType.QUANTITY, AnswerType.PERSON, AnswerType.ORGANISATION,
                            AnswerType.PLACE, AnswerType.DATE, AnswerType.LIST})
+
+
+# -- choosing the answer's units ----------------------------------------------------------------------
+def _usable(q: Query, ev: Evidence) -> list[Candidate]:
+    """Candidates that bind the question's names and state its figures and years; for a
+    question about the document, every candidate if none does (its own card answers, whatever
+    it names)."""
+    usable = [c for c in ev.candidates if c.names_ok and not c.missing_numbers]
+    if not usable and q.about_document:
+        usable = list(ev.candidates)
+    return usable
+
+
+def _preferred(q: Query, ev: Evidence, usable: list[Candidate]) -> list[Candidate]:
+    """The candidates the best unit comes from, best first: for a question about the document,
+    units of the paragraph kinds that answer it (in the documents it names); for a typed
+    answer, units holding a span of the type and enough of the predicate. Each narrowing
+    applies only if it leaves some."""
+    if q.about_document:
+        kinds = {k.value for k in q.meta_kinds}
+        meta = [c for c in usable if ev.passages[c.passage_index].kind in kinds
+                and (not q.scope or ev.passages[c.passage_index].doc_id in q.scope)]
+        usable = meta or usable
+    if q.answer_type in TYPED_ANSWERS:
+        typed = [c for c in usable if c.fits and c.pred >= MIN_PREDICATE / 2]
+        usable = typed or usable
+    return sorted(usable, key=lambda c: -c.score)
+
+
+def _subquestion_picks(q: Query, pool: list[Candidate], best: Candidate) -> list[Candidate]:
+    """"What happened to X, and what is expected for Y?": for each sub-question, the unit
+    sharing most of its terms that the best unit lacks (ties to the higher score)."""
+    picks: list[Candidate] = []
+    for part in q.subquestions:
+        part_terms = set(terms(part)) - best.unit.terms
+        pick = max((c for c in pool if c is not best and part_terms & c.unit.terms),
+                   key=lambda c: (len(part_terms & c.unit.terms), c.score), default=None)
+        if pick is not None:
+            picks.append(pick)
+    return picks
+
+
+def _document_picks(q: Query, ev: Evidence, pool: list[Candidate], best: Candidate,
+                    taken: list[Candidate]) -> list[Candidate]:
+    """A question that names two documents hears from both: the best unit of each named
+    document not yet among `taken`, if it scores at least half the best."""
+    picks: list[Candidate] = []
+    if len(q.scope) <= 1:
+        return picks
+    for doc_id in q.scope:
+        if any(ev.passages[c.passage_index].doc_id == doc_id for c in taken + picks):
+            continue
+        pick = next((c for c in pool if ev.passages[c.passage_index].doc_id == doc_id), None)
+        if pick is not None and pick.score >= best.score * 0.5:
+            picks.append(pick)
+    return picks
+
+
+def _name_picks(q: Query, pool: list[Candidate], best: Candidate,
+                taken: list[Candidate]) -> list[Candidate]:
+    """"X and Y": each of the alternative names gets its best fitting unit (two when the
+    question has several years), if it scores at least half the best."""
+    picks: list[Candidate] = []
+    alternatives = [e for e in q.entities if sum(o.group == e.group for o in q.entities) > 1]
+    for e in alternatives:
+        own = [c for c in pool if e.text not in c.missing_names and c.fits]
+        for c in own[:1 + (len(q.years) > 1)]:
+            if c not in taken + picks and c.score >= best.score * 0.5:
+                picks.append(c)
+    return picks
+
+
+def _with_close(cfg: ExtractiveConfig, q: Query, usable: list[Candidate],
+                chosen: list[Candidate]) -> list[Candidate]:
+    """`chosen` and, up to the sentence limit (higher for a list), further units of `usable`
+    (best first) that score within `keep_ratio` of the best and repeat none of those chosen."""
+    best = usable[0]
+    chosen = list(chosen)
+    limit = cfg.max_sentences_list if q.answer_type is AnswerType.LIST else cfg.max_sentences
+    limit = max(limit, len(chosen))
+    for c in usable[1:]:
+        if len(chosen) >= limit or c.score < best.score * cfg.keep_ratio:
+            break
+        if c in chosen or any(float(c.unit.vector @ o.unit.vector) > cfg.duplicate_cosine
+                              for o in chosen):
+            continue
+        chosen.append(c)
+    return chosen
 
 
 # -- answer-type matching ---------------------------------------------------------------------------
