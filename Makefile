@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install index chromium lint bench clean
+.PHONY: run test test-fast install index chromium lint bench clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required (not found: $(PY))."; exit 1; }
@@ -42,6 +42,10 @@ run: index
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The development loop: unit tests only (no subprocesses, real model, browser or Chroma server).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser and not server" -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

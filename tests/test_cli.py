@@ -1,22 +1,53 @@
-"""The CLI end to end, as a user runs it (subprocess, hashed embedder for speed)."""
+"""The CLI as a user runs it, hashed embedder for speed. Most tests call the real entry point
+(`assistant.cli.main`, with its one-red-line error handling) in process, under click's
+CliRunner isolation; each command also has one end-to-end run as a subprocess, marked slow."""
 
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import main
 
 
-@pytest.fixture
-def run(corpus_dir, tmp_path):
-    env = dict(os.environ, ASSISTANT_CORPUS_DIR=str(corpus_dir),
-               ASSISTANT_INDEX_DIR=str(tmp_path / "index"), ASSISTANT_EMBEDDING_MODEL="hash:384",
-               HF_HUB_OFFLINE="1", COLUMNS="200")
+@dataclass
+class Ran:
+    stdout: str
+    stderr: str
+    returncode: int
 
-    def run(*args, code=0):
-        res = subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env,
-                             capture_output=True, text=True, timeout=300, check=False)
+
+def invoke_in_process(args, env: dict[str, str]) -> Ran:
+    """Run `assistant ARGS` in this process, as the console script does: `main` turns an
+    AssistantError or a bad setting into one line on stderr and exit code 1. Settings read
+    ASSISTANT_* when each command builds them, so the env given here applies."""
+    with CliRunner().isolation(env=env) as (stdout, stderr, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:  # an unhandled exception propagates: a traceback fails the test
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return Ran(stdout.getvalue().decode(), stderr.getvalue().decode("utf-8", "replace"), code)
+
+
+def invoke_subprocess(args, env: dict[str, str]) -> Ran:
+    res = subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=dict(os.environ, **env),
+                         capture_output=True, text=True, timeout=300, check=False)
+    return Ran(res.stdout, res.stderr, res.returncode)
+
+
+def _runner(invoke, corpus_dir, tmp_path):
+    env = {"ASSISTANT_CORPUS_DIR": str(corpus_dir), "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+           "ASSISTANT_EMBEDDING_MODEL": "hash:384", "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+
+    def run(*args, code=0) -> Ran:
+        res = invoke(args, env)
         assert res.returncode == code, res.stderr
         assert "Traceback" not in res.stderr
         return res
@@ -24,7 +55,22 @@ def run(corpus_dir, tmp_path):
     return run
 
 
-def test_rebuild_status_list_show(run, corpus_dir):
+@pytest.fixture
+def run(corpus_dir, tmp_path):
+    """`run(*args, code=0)`: the CLI in process; checks the exit code and that no traceback."""
+    return _runner(invoke_in_process, corpus_dir, tmp_path)
+
+
+@pytest.fixture(params=["in_process", pytest.param("subprocess", marks=pytest.mark.slow)])
+def run_both(request, corpus_dir, tmp_path):
+    """The same, once in process and once end to end as a subprocess (slow): used by the one
+    test per command that is also run as a user runs it."""
+    invoke = invoke_in_process if request.param == "in_process" else invoke_subprocess
+    return _runner(invoke, corpus_dir, tmp_path)
+
+
+def test_rebuild_status_list_show(run_both, corpus_dir):
+    run = run_both
     res = run("index", "status", "--json")
     assert json.loads(res.stdout)["fresh"] is False
     res = run("index", "rebuild")
@@ -58,7 +104,8 @@ def test_clear_errors_without_traceback(run):
     assert "No paragraph 'oped:nothere'" in res.stderr
 
 
-def test_fetch_fails_with_one_clear_line_when_offline(run, corpus_dir):
+def test_fetch_fails_with_one_clear_line_when_offline(run_both, corpus_dir):
+    run = run_both
     sources = corpus_dir / "sources.toml"
     # a closed loopback port stands in for "no network"; the real URL stays in the real file
     sources.write_text(sources.read_text("utf-8").replace(
@@ -83,7 +130,8 @@ def test_real_sources_list_the_report_pdf():
     assert urls["oped-road-back-to-multilateralism.md"].startswith("https://americas.chathamhouse.org/")
 
 
-def test_ask_on_a_stale_index_answers_with_a_warning(run, corpus_dir):
+def test_ask_on_a_stale_index_answers_with_a_warning(run_both, corpus_dir):
+    run = run_both
     run("index", "rebuild", "-q")
     (corpus_dir / "extra.md").write_text("# Extra\n\nA new paragraph about tariffs.\n", "utf-8")
     res = run("ask", "How much did world gross product contract in 2020?", "--json")
@@ -120,7 +168,6 @@ def test_a_manifest_of_the_wrong_shape_is_one_line_and_rebuild_full_recovers(run
 def test_corpus_show_flags_a_paragraph_addressed_to_a_model(corpus_dir, tmp_path):
     """In process, with typer's runner: the flag and its reasons are printed, and given
     in --json; a clean neighbour gets none."""
-    from typer.testing import CliRunner
 
     from assistant.cli import app
     from assistant.corpus.loader import load_corpus
@@ -145,6 +192,7 @@ def test_corpus_show_flags_a_paragraph_addressed_to_a_model(corpus_dir, tmp_path
     assert clean_data["injection"] == []
 
 
+@pytest.mark.slow
 def test_chat_serves_at_once_and_answers_the_first_question(corpus_dir, tmp_path):
     """`assistant chat` builds a missing index, serves the page, loads its parts beside it,
     and answers a question asked as soon as the page is up."""

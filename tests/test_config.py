@@ -1,15 +1,12 @@
 """Settings are typed: a wrong value is refused with the valid ones, never silently used."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from pydantic import ValidationError
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.retrieve import RetrievalConfig
+from tests.test_cli import invoke_in_process
 
 
 def test_an_unknown_backend_is_refused_with_the_valid_ones():
@@ -25,9 +22,10 @@ def test_an_unknown_retrieval_mode_is_refused_with_the_valid_ones():
 
 
 def test_the_cli_names_the_bad_setting_in_one_line(tmp_path):
-    env = dict(os.environ, ASSISTANT_BACKEND="gpt", ASSISTANT_INDEX_DIR=str(tmp_path))
-    res = subprocess.run([sys.executable, "-m", "assistant.cli", "index", "status"], env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    """Through the console script's entry point, in process (tests/test_cli.py runs
+    `index status` once as a subprocess)."""
+    env = {"ASSISTANT_BACKEND": "gpt", "ASSISTANT_INDEX_DIR": str(tmp_path)}
+    res = invoke_in_process(["index", "status"], env)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     expected = ("error: setting backend (ASSISTANT_BACKEND): Input should be 'extractive', "
                 "'openai' or 'local'.")

@@ -351,9 +351,11 @@ def eval_command(
     out.print(f"Report: {results['dir']}/report.md", highlight=False)
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
+    """The `assistant` command: runs the app on args (the command line by default); an
+    AssistantError or a bad setting becomes one red line on stderr and exit code 1."""
     try:
-        app(standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except AssistantError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(1)

@@ -31,6 +31,7 @@ def _big_document(path: Path, paragraphs: int) -> None:
     path.write_text("\n".join(lines), "utf-8")
 
 
+@pytest.mark.slow  # runs the CLI as a subprocess
 def test_sigkill_during_rebuild_leaves_old_index_serving(corpus_dir, make_settings):
     settings = make_settings(corpus_dir)
     Assistant(settings).rebuild()
@@ -68,6 +69,7 @@ def test_sigkill_during_rebuild_leaves_old_index_serving(corpus_dir, make_settin
     assert not new_dir.exists()
 
 
+@pytest.mark.slow  # runs the CLI as a subprocess
 def test_cli_refuses_concurrent_rebuild(corpus_dir, make_settings):
     from assistant.index.rebuild import acquire_lock
 

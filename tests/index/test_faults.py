@@ -59,6 +59,7 @@ def test_a_healthy_store_passes_the_cheap_and_the_deep_check(built):
     assert data["deep"]["encoder_checked"] == data["deep"]["samples"]
 
 
+@pytest.mark.slow  # runs the CLI as a subprocess
 def test_a_half_truncated_store_is_one_line_everywhere_and_full_rebuild_recovers(built, tmp_path):
     _truncate_half(_store_file(built))
     status = Assistant(built).status()
@@ -112,6 +113,7 @@ def test_a_missing_store_and_missing_rows_are_reported(built):
     assert Assistant(built).rebuild(full=True).chunks_total == manifest.chunk_count
 
 
+@pytest.mark.slow  # runs the CLI as a subprocess
 def test_the_deep_check_finds_a_vector_that_no_longer_matches_its_text(built):
     import chromadb
 
@@ -131,6 +133,7 @@ def test_the_deep_check_finds_a_vector_that_no_longer_matches_its_text(built):
     assert res.returncode == 0 and victim in res.stdout and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow  # runs the CLI as a subprocess
 def test_unreadable_manifest_shapes_all_recover_with_full(built):
     for content in ("not json", "[1, 2]", '"a string"', "{}", '{"version": 3}', ""):
         (built.index_dir / "manifest.json").write_text(content, "utf-8")
