@@ -33,12 +33,14 @@ from assistant.nlp import QUESTION_WORDS, stem, term_of, terms, token_terms, ver
 # An unclosed script, tag or comment runs to the end of the text, so every pattern is linear.
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*(?:>|$).*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?(?:-->|$)", re.DOTALL)
+# a "<" that could still open a tag once the tags around it are gone ("<A<A>>" -> "<A >")
+_OPENER = re.compile(r"<(?=[A-Za-z/!])")
 
 
 def plain_question(question: str) -> str:
     """The question as plain text: scripts and markup removed, control and direction-override
     characters dropped, whitespace collapsed."""
-    text = _TAG.sub(" ", _SCRIPT.sub(" ", str(question or "")))
+    text = _OPENER.sub(" ", _TAG.sub(" ", _SCRIPT.sub(" ", str(question or ""))))
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     return " ".join(text.split())
 
