@@ -7,7 +7,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -45,10 +44,6 @@ NEAREST_ON_REFUSAL = 3
 SENTENCE_CACHE_SIZE = 4096
 
 
-@dataclass
-class Hit:
-    paragraph_id: str
-    score: float  # cosine similarity
 REPORT_KINDS = ("digest", "report")
 
 
@@ -170,16 +165,6 @@ class Assistant:
     def search(self, query: str, k: int = 8, doc: str | None = None) -> list[Passage]:
         return self.retriever.search(self.analyse(check_question(query)), k=k,
                                      docs=self.doc_filter(doc))
-
-    def dense_search(self, query: str, k: int = 5) -> list[Hit]:
-        """Dense retrieval straight from Chroma, without the retriever (index checks, tests)."""
-        vector = self.embedder.query_vector(query)
-        res = self.index.collection.query(query_embeddings=[vector], n_results=min(k * 3, 50),
-                                          include=["metadatas", "distances"])
-        hits: dict[str, Hit] = {}
-        for meta, dist in zip(res["metadatas"][0], res["distances"][0]):
-            hits.setdefault(meta["paragraph_id"], Hit(meta["paragraph_id"], 1.0 - float(dist)))
-        return list(hits.values())[:k]
 
     # -- answers --------------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, backend: str | None = None,
