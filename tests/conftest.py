@@ -28,6 +28,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def dense_search(assistant, query: str, k: int = 5) -> list[str]:
+    """The ids of the k paragraphs nearest to `query` by the index's vectors alone (the
+    retriever's dense half): index checks in tests."""
+    hits = assistant.retriever.dense(assistant.embedder.query_vector(query), k=k * 3)
+    return [pid for pid, _ in hits][:k]
+
+
 def start_chroma_server(data: Path):
     """`chroma run` on a free loopback port, in its own process group; returns (url, stop).
     stop() kills the group: `chroma run` does not stop on SIGTERM."""

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.chat import Assistant
 from assistant.index.manifest import read_manifest
-from tests.conftest import start_chroma_server
+from tests.conftest import dense_search, start_chroma_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,8 +59,8 @@ def test_sigkill_during_rebuild_leaves_old_index_serving(corpus_dir, make_settin
     status = assistant.status()
     assert status.manifest.version == old.version
     assert status.reasons == ["corpus file added: filler.md"]
-    hits = assistant.dense_search("45 million people pushed into poverty", 3)
-    assert hits and all(not h.paragraph_id.startswith("filler") for h in hits)
+    hits = dense_search(assistant, "45 million people pushed into poverty", 3)
+    assert hits and all(not pid.startswith("filler") for pid in hits)
     assert assistant.index.collection.count() == old.chunk_count
 
     # the lock died with the process; the next rebuild works and clears the partial version
@@ -114,8 +114,8 @@ def test_server_mode(corpus_dir, make_settings, chroma_url):
     assert {p.name for p in local.iterdir()} == {"text"}
     assert not list(local.glob("**/*.sqlite3"))  # no Chroma data
     assistant = Assistant(settings)
-    hits = assistant.dense_search("What did the US block at the WTO?", 2)
-    assert assistant.corpus.paragraph(hits[0].paragraph_id).text.startswith("2. Making")
+    hits = dense_search(assistant, "What did the US block at the WTO?", 2)
+    assert assistant.corpus.paragraph(hits[0]).text.startswith("2. Making")
     unchanged = Assistant(settings).rebuild()
     assert unchanged.unchanged and unchanged.version == manifest.version  # nothing to do
     path = corpus_dir / "wesp2021-digest.md"

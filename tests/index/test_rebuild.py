@@ -14,7 +14,7 @@ from assistant.errors import (
 )
 from assistant.index.manifest import read_manifest
 from assistant.index.rebuild import acquire_lock
-from tests.conftest import BUNDLED, OPED
+from tests.conftest import BUNDLED, OPED, dense_search
 
 
 def test_incremental_rebuild_embeds_exactly_the_edited_paragraph(corpus_dir, make_settings):
@@ -81,10 +81,10 @@ def test_status_reasons(corpus_dir, make_settings):
 def test_model_mismatch_and_missing_or_corrupt_index(corpus_dir, make_settings):
     settings = make_settings(corpus_dir)
     with pytest.raises(IndexMissingError, match="assistant index rebuild"):
-        Assistant(settings).dense_search("GDP")
+        dense_search(Assistant(settings), "GDP")
     Assistant(settings).rebuild()
     with pytest.raises(IndexMismatchError, match=r"rebuild --full"):
-        Assistant(make_settings(corpus_dir, embedding_model="hash:256")).dense_search("GDP")
+        dense_search(Assistant(make_settings(corpus_dir, embedding_model="hash:256")), "GDP")
     (settings.index_dir / "manifest.json").write_text("{not json", "utf-8")
     with pytest.raises(IndexCorruptError, match=r"rebuild --full"):
         Assistant(settings).status()
@@ -100,7 +100,7 @@ def test_missing_version_directory_is_a_clear_error(corpus_dir, make_settings):
     Assistant(settings).rebuild()
     shutil.rmtree(settings.index_dir / "versions")
     with pytest.raises(IndexCorruptError, match="rebuild --full"):
-        Assistant(settings).dense_search("GDP")
+        dense_search(Assistant(settings), "GDP")
 
 
 def test_lock_refuses_a_second_rebuild(corpus_dir, make_settings):
@@ -134,11 +134,11 @@ def test_end_to_end_with_the_bundled_model(corpus_dir, make_settings):
     assert manifest.embedding_model == "all-MiniLM-L6-v2" and manifest.dim == 384
     assert (settings.index_dir / manifest.location / "chroma.sqlite3").exists()
     assert report.chunks_total == assistant.index.collection.count()
-    hits = assistant.dense_search("How many people were pushed into poverty in Latin America?", 3)
-    labels = [assistant.corpus.paragraph(h.paragraph_id).label for h in hits]
+    hits = dense_search(assistant, "How many people were pushed into poverty in Latin America?", 3)
+    labels = [assistant.corpus.paragraph(pid).label for pid in hits]
     assert "WESP 2021 digest — Latin America and the Caribbean ¶5" in labels
-    hits = assistant.dense_search("What happened to the WTO Director-General selection?", 1)
-    assert assistant.corpus.paragraph(hits[0].paragraph_id).text.startswith("2. Making the multilateral")
+    hits = dense_search(assistant, "What happened to the WTO Director-General selection?", 1)
+    assert assistant.corpus.paragraph(hits[0]).text.startswith("2. Making the multilateral")
     stored = json.loads((settings.index_dir / "manifest.json").read_text())
     assert stored["chunking"]["max_tokens"] == 240
 
