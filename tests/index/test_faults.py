@@ -60,6 +60,21 @@ def test_a_healthy_store_passes_the_cheap_and_the_deep_check(built):
 
 
 @pytest.mark.slow  # runs the CLI as a subprocess
+def test_the_deep_check_accepts_a_paragraph_repeated_word_for_word(corpus_dir, make_settings):
+    """Two identical paragraphs embed identically: either one found first is its own."""
+    repeated = "Trade recovered faster than expected in the second half of the year."
+    (corpus_dir / "repeats.md").write_text(f"# Repeats\n\n{repeated}\n\n{repeated}\n", "utf-8")
+    from assistant.index.status import deep_check
+
+    settings = make_settings(corpus_dir)
+    assistant = Assistant(settings)
+    assistant.rebuild()
+    manifest = read_manifest(settings.index_dir)
+    every = sum(len(e["chunks"]) for e in manifest.paragraphs.values())
+    deep = deep_check(settings, manifest, assistant.index.collection, assistant.embedder, every)
+    assert deep["samples"] == every and deep["failures"] == []
+
+
 def test_a_half_truncated_store_is_one_line_everywhere_and_full_rebuild_recovers(built, tmp_path):
     _truncate_half(_store_file(built))
     status = Assistant(built).status()

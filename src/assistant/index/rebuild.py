@@ -25,7 +25,13 @@ from assistant.errors import AssistantError, IndexCorruptError, RebuildLockedErr
 from assistant.index.chunks import Chunk, chunk_corpus, chunking_settings
 from assistant.index.embedding import Embedder
 from assistant.index.manifest import Manifest, read_manifest, write_manifest
-from assistant.index.store import create_collection, get_collection, local_client, server_client
+from assistant.index.store import (
+    create_collection,
+    finds_itself,
+    get_collection,
+    local_client,
+    server_client,
+)
 
 LOCK_FILE = ".rebuild.lock"
 VERSIONS_DIR = "versions"
@@ -173,8 +179,7 @@ def validate(coll, chunks: list[Chunk], embeddings: dict[str, list[float]], samp
         raise AssistantError(f"Validation failed: the new index holds {count} rows for "
                              f"{len(chunks)} chunks. The previous index is still serving.")
     for chunk in validation_sample(chunks, samples):
-        hit = coll.query(query_embeddings=[embeddings[chunk.id]], n_results=1, include=["distances"])
-        if not hit["ids"][0] or (hit["ids"][0][0] != chunk.id and hit["distances"][0][0] > 1e-4):
+        if not finds_itself(coll, chunk.id, embeddings[chunk.id]):
             raise AssistantError(f"Validation failed: chunk {chunk.id} does not find itself. "
                                  "The previous index is still serving.")
 

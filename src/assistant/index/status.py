@@ -133,6 +133,8 @@ def deep_check(settings: Settings, manifest: Manifest, collection, embedder, sam
     the stored vector back (cosine >= 0.99). Reports what failed."""
     import numpy as np
 
+    from assistant.index.store import finds_itself
+
     ids = [cid for entry in manifest.paragraphs.values() for cid in entry["chunks"]]
     step = max(1, len(ids) // max(1, samples))
     picked = ids[::step][:samples]
@@ -146,9 +148,8 @@ def deep_check(settings: Settings, manifest: Manifest, collection, embedder, sam
         if cid not in stored:
             failures[cid] = "not in the store"
             continue
-        res = collection.query(query_embeddings=[list(stored[cid])], n_results=1, include=["distances"])
-        if not res["ids"][0] or res["ids"][0][0] != cid:
-            failures[cid] = f"its own vector finds {res['ids'][0][:1] or 'nothing'}"
+        if not finds_itself(collection, cid, stored[cid]):
+            failures[cid] = "its own vector does not find it"
     checked = [cid for cid in picked if cid in embedded]
     if checked:
         vectors = embedder.query_vectors([embedded[cid] for cid in checked])

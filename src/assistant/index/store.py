@@ -64,6 +64,13 @@ def store_failure(exc: BaseException, chroma_url: str | None) -> AssistantError:
                              "Run `assistant index rebuild --full`.")
 
 
+def finds_itself(coll, chunk_id: str, vector) -> bool:
+    """A chunk's stored vector finds that chunk first, or another with the very same vector
+    (a paragraph repeated word for word embeds identically)."""
+    hit = coll.query(query_embeddings=[list(vector)], n_results=1, include=["distances"])
+    return bool(hit["ids"][0]) and (hit["ids"][0][0] == chunk_id or hit["distances"][0][0] <= 1e-4)
+
+
 def create_collection(client, name: str):
     """A new, empty cosine collection. Embeddings are always supplied by us, so Chroma's own
     embedding function (which would download a model) is disabled."""
