@@ -114,7 +114,8 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
     occurrence number when the text repeats), so it survives edits to other paragraphs.
     Each paragraph is checked for text addressed to a reader or a model; ``source_urls`` (the
     document's declared sources) and its own footnote labels are not counted as such."""
-    footnote_labels = {b.footnote_label for b in blocks if b.footnote_label}
+    footnote_labels = tuple(sorted({b.footnote_label for b in blocks if b.footnote_label}))
+    source_urls = tuple(source_urls)
     seen: dict[str, int] = {}
     used: set[str] = set()
     counters: dict[tuple, int] = {}
@@ -156,8 +157,7 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
             id=pid, doc_id=doc_id, position=position, kind=block.kind, label=label,
             text=block.text, search_text=search, section=block.section, page=block.page,
             footnote_refs=block.footnote_refs, footnote_label=block.footnote_label,
-            content_hash=content, source_urls=tuple(source_urls),
-            document_footnotes=tuple(sorted(footnote_labels)),
+            content_hash=content, source_urls=source_urls, document_footnotes=footnote_labels,
         ))
     return paragraphs
 

@@ -35,6 +35,8 @@ from assistant.nlp import token_terms
 
 SIDECAR_DIR = "text"
 SCHEMA = 1
+DOCS_FILE, UNITS_FILE, VECTORS_FILE = "docs.spacy", "units.json", "vectors.npy"
+FILES = (DOCS_FILE, UNITS_FILE, VECTORS_FILE)  # a version's sidecar is these three
 WHOLE_KINDS = frozenset({Kind.CAPTION, Kind.BYLINE, Kind.METADATA, Kind.BIO, Kind.FOOTNOTE})
 _LIST_NUMBER_CHARS = "0123456789.) "
 
@@ -108,11 +110,11 @@ class SentenceStore:
 def _read_raw(directory: Path, nlp) -> tuple[dict, list, np.ndarray]:
     from spacy.tokens import DocBin
 
-    meta = json.loads((directory / "units.json").read_text("utf-8"))
+    meta = json.loads((directory / UNITS_FILE).read_text("utf-8"))
     if meta.get("schema") != SCHEMA:
         raise ValueError(f"schema {meta.get('schema')!r}")
-    docs = list(DocBin().from_disk(directory / "docs.spacy").get_docs(nlp.vocab))
-    vectors = np.load(directory / "vectors.npy", mmap_mode="r")  # read on demand, not held
+    docs = list(DocBin().from_disk(directory / DOCS_FILE).get_docs(nlp.vocab))
+    vectors = np.load(directory / VECTORS_FILE, mmap_mode="r")  # read on demand, not held
     if len(docs) != len(meta["paragraphs"]):
         raise ValueError("docs and units disagree")
     return meta, docs, vectors
@@ -144,12 +146,12 @@ def _previous(previous: Path | None, nlp, model_fingerprint: str, attrs) -> tupl
     if previous is None or not previous.is_dir():
         return None, {}
     try:
-        meta = json.loads((previous / "units.json").read_text("utf-8"))
+        meta = json.loads((previous / UNITS_FILE).read_text("utf-8"))
         if (meta.get("schema") != SCHEMA or meta.get("pipeline") != nlp.meta.get("name")
                 or meta.get("model") != model_fingerprint):
             return None, {}
-        old = DocBin().from_disk(previous / "docs.spacy")
-        vectors = np.load(previous / "vectors.npy", mmap_mode="r")
+        old = DocBin().from_disk(previous / DOCS_FILE)
+        vectors = np.load(previous / VECTORS_FILE, mmap_mode="r")
         if old.attrs != attrs or len(old.tokens) != len(meta["paragraphs"]):
             return None, {}
         reuse, row = {}, 0
@@ -187,7 +189,7 @@ class _VectorWriter:
     def finish(self) -> None:
         self.flush_ready()
         self.raw.close()
-        target = self.out_dir / "vectors.npy"
+        target = self.out_dir / VECTORS_FILE
         if self.rows == 0:
             np.save(target, np.zeros((0, self.dim), dtype=np.float32))
         else:
@@ -256,11 +258,11 @@ def build(corpus: Corpus, nlp, embed: Callable[[list[str]], list[list[float]]], 
     if progress:
         progress("sentences", len(todo), len(todo))
     writer.finish()
-    bin_.to_disk(out_dir / "docs.spacy")
+    bin_.to_disk(out_dir / DOCS_FILE)
     tmp = out_dir / "units.json.tmp"
     tmp.write_text(json.dumps({"schema": SCHEMA, "pipeline": nlp.meta.get("name"),
                                "model": model_fingerprint, "paragraphs": entries}), "utf-8")
-    os.replace(tmp, out_dir / "units.json")
+    os.replace(tmp, out_dir / UNITS_FILE)
     return {"paragraphs": len(entries), "units": writer.rows, "parsed": len(todo),
             "reused": len(paragraphs) - len(todo)}
 

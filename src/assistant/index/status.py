@@ -81,9 +81,6 @@ def index_status(settings: Settings, corpus=None) -> IndexStatus:
     return IndexStatus(not reasons, reasons, manifest, problems)
 
 
-SIDECAR_FILES = ("docs.spacy", "units.json", "vectors.npy")
-
-
 def check_store(settings: Settings, manifest: Manifest) -> list[str]:
     """What is wrong with the stored index, cheaply: the store opens and holds exactly the
     manifest's chunks, and the sentence sidecar is there. Empty when all is well."""
@@ -110,7 +107,7 @@ def check_store(settings: Settings, manifest: Manifest) -> list[str]:
     except AssistantError as exc:  # a Chroma server that cannot be reached
         problems.append(str(exc).split(". ")[0])
     side = sentences.sidecar_dir(settings.index_dir, manifest.version)
-    missing = [f for f in SIDECAR_FILES if not (side / f).is_file()]
+    missing = [f for f in sentences.FILES if not (side / f).is_file()]
     if missing:
         problems.append(f"the sentence sidecar lacks {', '.join(missing)}")
     return problems
