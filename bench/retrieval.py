@@ -46,7 +46,7 @@ def main() -> None:
         rows["naive"][1] += bool(gold & top3)
         rows["naive"][2] += sum(len(h.node.get_content()) for h in hits)
         for name in ("dense", "bm25", "hybrid"):
-            passages = systems[name].retriever.search(query, k=3)
+            passages = systems[name].engine.retriever.search(query, k=3)
             ids = [p.paragraph_id for p in passages]
             rows[name][0] += bool(gold & set(ids[:1]))
             rows[name][1] += bool(gold & set(ids))

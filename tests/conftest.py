@@ -31,7 +31,7 @@ def free_port() -> int:
 def dense_search(assistant, query: str, k: int = 5) -> list[str]:
     """The ids of the k paragraphs nearest to `query` by the index's vectors alone (the
     retriever's dense half): index checks in tests."""
-    hits = assistant.retriever.dense(assistant.embedder.query_vector(query), k=k * 3)
+    hits = assistant.engine.retriever.dense(assistant.embedder.query_vector(query), k=k * 3)
     return [pid for pid, _ in hits][:k]
 
 

@@ -132,15 +132,15 @@ def test_terms_unify_inflections_and_derivations():
     ("What is 3 < 4 and 5 > 2 about?", "What is 3 < 4 and 5 > 2 about?"),
 ])
 def test_questions_are_plain_text_before_analysis(raw, plain):
-    from assistant.chat import check_question
+    from assistant.query import check_question
 
     assert check_question(raw) == plain
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "<script>alert(1)</script>", "\x00\x1b"])
 def test_an_empty_question_gets_a_message(raw):
-    from assistant.chat import check_question
     from assistant.errors import QuestionError
+    from assistant.query import check_question
 
     with pytest.raises(QuestionError, match="empty"):
         check_question(raw)

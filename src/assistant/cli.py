@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant.chat import Assistant
 from assistant.config import Settings
-from assistant.errors import AssistantError
+from assistant.corpus.injection import summary as injection_summary
+from assistant.errors import AssistantError, IndexCorruptError, QuestionError
+from assistant.evaluate.report import console_lines, console_table
+from assistant.evaluate.runner import compare as compare_configs
+from assistant.evaluate.runner import run_eval
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions of a policy brief; every answer cites its paragraphs.")
@@ -27,9 +34,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-def _assistant(**overrides):
-    from assistant.chat import Assistant
-
+def _assistant(**overrides) -> Assistant:
     return Assistant.from_settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -105,7 +110,7 @@ def corpus_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     corpus = assistant.corpus
     rows = [{"doc_id": d.doc_id, "title": d.title, "kind": d.kind, "path": d.path,
              "paragraphs": len(d.paragraphs)} for d in corpus.documents]
-    from assistant.corpus.fetch import pending
+    from assistant.corpus.fetch import pending  # imports httpx: only for this and `fetch`
 
     missing = [s["file"] for s in pending(Path(assistant.settings.corpus_dir))]
     if as_json:
@@ -152,9 +157,7 @@ def corpus_show(
         out.print(f"\n[{style}]{p.label}[/] ({p.id}, {p.kind.value}){' — ' + where if where else ''}",
                   highlight=False)
         if p.injection:
-            from assistant.corpus.injection import summary
-
-            warning = f"⚠ {summary(p.injection)} Found: " + "; ".join(r.detail for r in p.injection)
+            warning = f"⚠ {injection_summary(p.injection)} Found: " + "; ".join(r.detail for r in p.injection)
             out.print(warning, style="yellow", highlight=False, markup=False)
         out.print(p.text, style=None if p.id == para.id else "dim", highlight=False, markup=False)
 
@@ -162,7 +165,7 @@ def corpus_show(
 @corpus_app.command("fetch")
 def corpus_fetch(timeout: Annotated[float, typer.Option(help="Seconds per download.")] = 60.0) -> None:
     """Download the originals listed in corpus/sources.toml that are missing."""
-    from assistant.corpus.fetch import fetch_one, pending
+    from assistant.corpus.fetch import fetch_one, pending  # imports httpx: only here and `list`
 
     corpus_dir = Path(Settings().corpus_dir)
     todo = pending(corpus_dir)
@@ -201,8 +204,6 @@ def ask(
     batch: Annotated[Path | None, typer.Option(help="JSONL file: {id, question, history}.")] = None,
 ) -> None:
     """Answer a question with paragraph citations (or every line of a --batch file)."""
-    from assistant.errors import QuestionError
-
     assistant = _assistant()
     if batch is None:
         if question is None:
@@ -252,8 +253,6 @@ def chat(
              "setting, 64).")] = None,
 ) -> None:
     """Start the web chat: builds the index first if it is missing or stale."""
-    from assistant.errors import IndexCorruptError
-
     credentials = None
     auth = auth if auth is not None else Settings().chat_auth
     if auth is not None:
@@ -271,9 +270,7 @@ def chat(
         err.print("Building the index first (" + "; ".join(reasons) + ").", highlight=False)
         report = _rebuild_with_progress(assistant, full)
         out.print(f"Index {report.version} built: {report.chunks_total} chunks.", highlight=False)
-    import threading
-
-    from assistant.web.app import serve
+    from assistant.web.app import serve  # gradio takes ~2 s to import: only the chat needs it
 
     # the page is served at once; the parser, index and retriever load beside it (a question
     # asked meanwhile waits for them: the Assistant builds each part once, under a lock)
@@ -327,10 +324,6 @@ def eval_command(
 ) -> None:
     """Answer the question set (eval/qa.jsonl) and the generated perturbations and score them;
     writes report.md, results.json and summary.png under --out."""
-    from assistant.evaluate.report import console_lines, console_table
-    from assistant.evaluate.runner import compare as compare_configs
-    from assistant.evaluate.runner import run_eval
-
     assistant = _assistant()
     _warn_if_stale(assistant)
     if compare and all(compare):
@@ -370,13 +363,9 @@ def main(args: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except click.ClickException as exc:  # usage errors: a bad option or a missing argument
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from pydantic_settings import (
 )
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+# The answer backends: the grounded extractive answerer, or an LLM (answer/llm.py's registry).
+BackendName = Literal["extractive", "openai", "local"]
 
 
 def offline_environment() -> None:
@@ -70,7 +72,10 @@ class Settings(BaseSettings):
     chat_concurrency: int = Field(2, ge=1, description="questions the web chat answers at once")
     chat_max_queue: int = Field(64, ge=1, description="questions waiting at most; more are told to retry")
     # answering
-    backend: Literal["extractive", "openai", "local"] = Field(
+    # Sentence vectors kept for checking LLM answers: a few hundred answers' worth of passage
+    # and answer sentences (384 floats each, about 6 MB), so a long-running chat stays bounded.
+    sentence_cache_size: int = Field(4096, ge=1, description="sentence vectors kept in memory")
+    backend: BackendName = Field(
         "extractive", description="the answer backend: extractive | openai | local")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
     llm_model: str | None = None

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Iterable
 from functools import lru_cache
 
+import Stemmer
+
 from assistant.corpus.text import normalise
 from assistant.errors import AssistantError
 
@@ -63,12 +65,12 @@ def _import_spacy():
     the index). A `None` entry in sys.modules makes `import torch` fail for that moment only;
     if torch is already loaded nothing changes."""
     if "torch" in sys.modules:
-        import spacy
+        import spacy  # the one place spaCy is first imported (see above)
 
         return spacy
     sys.modules["torch"] = None  # type: ignore[assignment]
     try:
-        import spacy
+        import spacy  # (see above)
     finally:
         if sys.modules.get("torch", 0) is None:
             del sys.modules["torch"]
@@ -90,8 +92,6 @@ def load_pipeline(name: str = DEFAULT_PIPELINE):
 
 @lru_cache(maxsize=1)
 def _stemmer():
-    import Stemmer
-
     return Stemmer.Stemmer("english")
 
 

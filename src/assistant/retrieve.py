@@ -36,6 +36,9 @@ class RetrievalConfig:
     peripheral_weight: float = 0.35  # score multiplier for byline/caption/... on content questions
     meta_boost: float = 1.5  # ... and for them on questions about the document itself
     scope_boost: float = 1.5  # for paragraphs of the document a question names
+    # Paragraphs retrieved for an answer. The answerer reads at most ExtractiveConfig's
+    # max_passages of them; the rest back the "nearest passages" of a refusal and the LLM's data.
+    answer_k: int = 8
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:  # "hybird" must not silently run hybrid

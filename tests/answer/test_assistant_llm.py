@@ -15,7 +15,7 @@ def llm_assistant(real_assistant, server):  # noqa: F811
     settings = real_assistant.settings.model_copy(update={"llm_base_url": server.url,
                                                           "llm_model": MODEL, "backend": "openai"})
     assistant = Assistant(settings, embedder_factory=lambda *a: real_assistant.embedder)
-    assistant._sentence_vectors = real_assistant._sentence_vectors
+    assistant.embed_sentences = real_assistant.embed_sentences
     return assistant
 
 

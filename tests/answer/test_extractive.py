@@ -178,6 +178,6 @@ def test_summary_follows_the_document_filter(real_assistant):
 
 def test_dense_search_honours_the_document_filter(real_assistant):
     query = real_assistant.analyse("How much did world output contract in 2020?")
-    hits = real_assistant.retriever.dense(query.vector, ["wesp2021-digest"])
+    hits = real_assistant.engine.retriever.dense(query.vector, ["wesp2021-digest"])
     assert hits and all(pid.startswith("wesp2021-digest:") for pid, _ in hits)
     assert hits[0][1] > 0.5  # real cosines, not an empty dense list behind the filter

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 def evidence(real_assistant):
     def make(question: str):
         query = real_assistant.analyse(question)
-        return real_assistant.extractive.evidence(query, real_assistant.retriever.search(query))
+        return real_assistant.engine.extractive.evidence(query, real_assistant.engine.retriever.search(query))
     return make
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.answer.types import REFUSAL, Passage
+from assistant.answer.types import REFUSAL, Passage, Sentence
 from assistant.answer.verify import (
     LEXICAL_THRESHOLD,
     SUPPORT_THRESHOLD,
+    checked_answer,
     is_refusal,
     number_tokens,
     parse_cited_sentences,
     passage_sentences,
+    renumber,
     support_score,
     verify,
 )
@@ -205,16 +207,42 @@ def test_a_fact_that_opens_with_an_instruction_verb_is_evidence():
 def test_the_sentence_vector_cache_is_bounded(monkeypatch, tmp_path):
     import numpy as np
 
-    from assistant import chat
     from assistant.chat import Assistant
     from assistant.config import Settings
 
-    monkeypatch.setattr(chat, "SENTENCE_CACHE_SIZE", 3)
     assistant = Assistant(Settings(corpus_dir=tmp_path, index_dir=tmp_path / "index",
-                                   embedding_model="hash:16"))
+                                   embedding_model="hash:16", sentence_cache_size=3))
     first = assistant.embed_sentences(["a b", "c d"])
     assert first.shape == (2, 16) and np.allclose(np.linalg.norm(first, axis=1), 1.0)
     again = assistant.embed_sentences(["e f", "a b", "g h"])  # "c d" is the least recent
-    assert list(assistant._sentence_vectors) == ["e f", "a b", "g h"]
+    assert list(assistant.embed_sentences.rows) == ["e f", "a b", "g h"]
     assert np.allclose(again[1], first[0])
     assert assistant.embed_sentences([]).shape[0] == 0
+
+
+def test_citations_are_renumbered_by_first_use_and_support_follows_the_sentences(corpus):
+    passages = passages_for(corpus, LAC_GDP, LAC_POVERTY, JOBS, OPED_BIDEN)
+    checked = [Sentence("A", [3], supported=True), Sentence("B", [1, 3], supported=False),
+               Sentence("C", [4], supported=False)]
+    citations = renumber(checked, passages)
+    assert [s.citations for s in checked] == [[1], [2, 1], [3]]
+    assert [c.paragraph_id for c in citations] == [passages[2].paragraph_id,
+                                                   passages[0].paragraph_id,
+                                                   passages[3].paragraph_id]
+    assert [c.supported for c in citations] == [True, False, False]
+
+
+def test_a_checked_answer_leaves_out_ungrounded_sentences_and_says_so(corpus):
+    passages = passages_for(corpus, LAC_GDP, LAC_POVERTY)
+    text = ("About 45 million people in the region were pushed into poverty [2]. "
+            "See https://example.com for more [2]. The moon is made of cheese [7].")
+    answer, warnings = checked_answer("q", text, passages, "openai")
+    assert [s.text for s in answer.sentences] == [
+        "About 45 million people in the region were pushed into poverty."]
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.citations[0].paragraph_id == passages[1].paragraph_id
+    assert "2 sentence(s) of the openai answer were left out" in warnings[0]
+    refusal, _ = checked_answer("q", REFUSAL, passages, "openai")
+    assert refusal.refused and refusal.refusal.check == "model_refused"
+    none, warnings = checked_answer("q", "The moon is made of cheese [1].", passages, "openai")
+    assert none is None and "no sentence supported" in warnings[-1]

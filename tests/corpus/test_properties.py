@@ -323,7 +323,7 @@ def indexed_after_rebuild(corpus_dir: Path, index_dir: Path):
     assistant = Assistant(Settings(corpus_dir=corpus_dir, index_dir=index_dir,
                                    embedding_model="hash:384"))
     report = assistant.rebuild()
-    indexed = assistant.index.collection.get(include=["metadatas", "documents"])
+    indexed = assistant.engine.index.collection.get(include=["metadatas", "documents"])
     doc_ids = {m["paragraph_id"].split(":")[0] for m in indexed["metadatas"]}
     return report, read_manifest(index_dir), doc_ids, indexed["documents"]
 

@@ -110,7 +110,7 @@ def test_the_ranking_is_searched_with_the_analysed_resolved_question():
         seen["analysed"] = (question, history)
         return SimpleNamespace(resolved=question)
 
-    fake = SimpleNamespace(ask=ask, analyse=analyse, retriever=Retriever())
+    fake = SimpleNamespace(ask=ask, analyse=analyse, engine=SimpleNamespace(retriever=Retriever()))
     _, ranking = AssistantSystem(fake).run(make_item("fu-01"))
     assert ranking == ["d:2", "d:1"] and seen["k"] == 10
     assert seen["analysed"] == ("What about Africa in 2020?", None)  # history already resolved

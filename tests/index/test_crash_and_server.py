@@ -61,7 +61,7 @@ def test_sigkill_during_rebuild_leaves_old_index_serving(corpus_dir, make_settin
     assert status.reasons == ["corpus file added: filler.md"]
     hits = dense_search(assistant, "45 million people pushed into poverty", 3)
     assert hits and all(not pid.startswith("filler") for pid in hits)
-    assert assistant.index.collection.count() == old.chunk_count
+    assert assistant.engine.index.collection.count() == old.chunk_count
 
     # the lock died with the process; the next rebuild works and clears the partial version
     report = Assistant(settings).rebuild()

@@ -71,7 +71,7 @@ def test_the_deep_check_accepts_a_paragraph_repeated_word_for_word(corpus_dir, m
     assistant.rebuild()
     manifest = read_manifest(settings.index_dir)
     every = sum(len(e["chunks"]) for e in manifest.paragraphs.values())
-    deep = deep_check(settings, manifest, assistant.index.collection, assistant.embedder, every)
+    deep = deep_check(settings, manifest, assistant.engine.index.collection, assistant.embedder, every)
     assert deep["samples"] == every and deep["failures"] == []
 
 

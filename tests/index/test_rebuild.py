@@ -133,7 +133,7 @@ def test_end_to_end_with_the_bundled_model(corpus_dir, make_settings):
     manifest = read_manifest(settings.index_dir)
     assert manifest.embedding_model == "all-MiniLM-L6-v2" and manifest.dim == 384
     assert (settings.index_dir / manifest.location / "chroma.sqlite3").exists()
-    assert report.chunks_total == assistant.index.collection.count()
+    assert report.chunks_total == assistant.engine.index.collection.count()
     hits = dense_search(assistant, "How many people were pushed into poverty in Latin America?", 3)
     labels = [assistant.corpus.paragraph(pid).label for pid in hits]
     assert "WESP 2021 digest — Latin America and the Caribbean ¶5" in labels
@@ -163,10 +163,10 @@ def test_stale_warning_is_cached_but_sees_a_corpus_edit(corpus_dir, make_setting
     settings = make_settings(corpus_dir)
     assistant = Assistant(settings)
     assistant.rebuild()
-    assert assistant._stale_warning() == []
-    assert assistant._stale_warning() == []  # served from the cache
+    assert assistant._stale.warnings(assistant.status) == []
+    assert assistant._stale.warnings(assistant.status) == []  # served from the cache
     (corpus_dir / "extra.md").write_text("# Extra\n\nNew text.\n", "utf-8")
-    warning = assistant._stale_warning()
+    warning = assistant._stale.warnings(assistant.status)
     assert warning and "corpus file added: extra.md" in warning[0]
 
 
@@ -193,9 +193,9 @@ def test_every_stored_chunk_names_its_document(corpus_dir, make_settings):
     settings = make_settings(corpus_dir)
     assistant = Assistant(settings)
     assistant.rebuild()
-    stored = assistant.index.collection.get(include=["metadatas"])["metadatas"]
+    stored = assistant.engine.index.collection.get(include=["metadatas"])["metadatas"]
     assert {m["doc_id"] for m in stored} == {d.doc_id for d in assistant.corpus.documents}
     assert all(m["paragraph_id"].startswith(m["doc_id"] + ":") for m in stored)
     wanted = "wesp2021-digest"
-    hits = assistant.retriever.dense(assistant.embedder.query_vector("world output"), [wanted])
+    hits = assistant.engine.retriever.dense(assistant.embedder.query_vector("world output"), [wanted])
     assert hits and all(pid.startswith(wanted + ":") for pid, _ in hits)

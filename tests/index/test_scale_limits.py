@@ -33,7 +33,7 @@ def test_file_over_the_paragraph_limit_is_refused_by_name_and_nothing_of_it_inde
     assert manifest.skipped_files == ["many.md"]
     assert {d["doc_id"] for d in manifest.documents} == {"oped", "wesp2021-digest"}
     assert not any(pid.startswith("many:") for pid in manifest.paragraphs)
-    rows = assistant.index.collection.get(include=["metadatas"])["metadatas"]
+    rows = assistant.engine.index.collection.get(include=["metadatas"])["metadatas"]
     assert len(rows) == manifest.chunk_count
     assert {m["paragraph_id"].split(":")[0] for m in rows} == {"oped", "wesp2021-digest"}
     units = json.loads((sentences.sidecar_dir(settings.index_dir, manifest.version)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.types import REFUSAL, Answer, Citation, Refusal, Sentence, ShortAnswer
-from assistant.chat import plain_question
 from assistant.config import Settings
 from assistant.corpus.loader import load_corpus
 from assistant.index.status import index_status
+from assistant.query import plain_question
 from assistant.web import render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,7 +135,7 @@ class FakeAssistant:
         return ["extractive"]
 
     def stream(self, question, history=None, backend=None, doc=None):
-        from assistant.chat import check_question
+        from assistant.query import check_question
 
         question = check_question(question)
         self.calls.append((question, history, backend, doc))

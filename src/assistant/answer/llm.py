@@ -7,18 +7,21 @@ answer is checked sentence by sentence by ``assistant.answer.verify`` before it 
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib.util
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, get_args
 
+from assistant.answer import followup
 from assistant.answer.types import REFUSAL, Passage
+from assistant.config import BackendName, Settings, offline_environment
 from assistant.corpus.injection import injection_reasons, strip_invisible
-from assistant.errors import LLMUnavailableError
+from assistant.errors import AssistantError, LLMUnavailableError
 
 SYSTEM_PROMPT = f"""You answer questions about a policy brief using ONLY the numbered passages \
 inside the <data> block of the user's message.
@@ -163,7 +166,7 @@ class OpenAIBackend:
     @property
     def llm(self):
         if self._llm is None:
-            from llama_index.llms.openai_like import OpenAILike
+            from llama_index.llms.openai_like import OpenAILike  # llama-index: this backend only
 
             self._llm = OpenAILike(
                 model=self.model, api_base=self.base_url, api_key=self.api_key,
@@ -178,7 +181,7 @@ class OpenAIBackend:
             "ASSISTANT_LLM_BASE_URL; answering with the extractive backend.")
 
     def check(self) -> None:
-        import httpx
+        import httpx  # the openai backend only: the extractive path never talks HTTP
 
         headers = {"Authorization": f"Bearer {self.api_key}"}
         try:
@@ -190,14 +193,14 @@ class OpenAIBackend:
             raise self._unreachable(f"GET /models answered HTTP {response.status_code}")
 
     def _chat_messages(self, messages: list[dict]):
-        from llama_index.core.llms import ChatMessage
+        from llama_index.core.llms import ChatMessage  # llama-index: this backend only
 
         return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """Connection and API errors become LLMUnavailableError naming the server."""
-        import httpx
+        import httpx  # the openai backend only (see check)
         import openai
 
         try:
@@ -247,9 +250,7 @@ def _fast_gguf_loading() -> Iterator[None]:
     more for the weights, and rebuilds gguf's tensor-name map for every submodule: loading the
     135M model took ~45 s. Within this block the parsed file and the name map are reused
     (~15 s) and the de-quantizing progress bar is off; everything is restored on exit."""
-    import functools
-
-    import gguf
+    import gguf  # the local backend's optional packages: loaded with the model only
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
 
     saved = gguf.GGUFReader, gguf.get_tensor_name_map, getattr(gguf_utils, "tqdm", None)
@@ -314,9 +315,8 @@ class LocalBackend:
             if self._model is not None:
                 return
             self.check()
-            from assistant.config import offline_environment
-
             offline_environment()
+            # transformers (and torch): several seconds, for the local backend only
             from transformers import AutoModelForCausalLM, AutoTokenizer
             from transformers.utils import logging as hf_logging
 
@@ -333,7 +333,7 @@ class LocalBackend:
                 with _fast_gguf_loading():
                     tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
                     model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # transformers and gguf raise many types for a bad file
                 raise LLMUnavailableError(f"The local LLM {self.path} could not be loaded "
                                           f"({type(exc).__name__}: {exc}). {_INSTALL_HINT}") from exc
             model.eval()
@@ -342,7 +342,11 @@ class LocalBackend:
     def _generate(self, messages: list[dict], max_new_tokens: int) -> Iterator[str]:
         """Stream the model's reply to chat messages; generation runs in a thread and stops
         early when the consumer stops reading."""
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import (  # loaded with the model (see load)
+            StoppingCriteria,
+            StoppingCriteriaList,
+            TextIteratorStreamer,
+        )
 
         self.load()
         tokenizer, model = self._tokenizer, self._model
@@ -354,7 +358,7 @@ class LocalBackend:
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
-                import torch
+                import torch  # loaded with the model (see load)
 
                 return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool)
 
@@ -392,6 +396,61 @@ class LocalBackend:
         return "".join(self._generate(messages, max_new_tokens))
 
     def condense(self, question: str, history: list[dict]) -> str:
-        from assistant.answer import followup
-
         return followup.resolve(question, history or [])
+
+
+# -- the registry ---------------------------------------------------------------------------
+def _openai(s: Settings) -> OpenAIBackend:
+    if not s.llm_base_url or not s.llm_model:
+        raise LLMUnavailableError("The openai backend needs ASSISTANT_LLM_BASE_URL and "
+                                  "ASSISTANT_LLM_MODEL; answering with the extractive backend.")
+    return OpenAIBackend(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout)
+
+
+def _local(s: Settings) -> LocalBackend:
+    return LocalBackend(s.local_model_path)
+
+
+# Every BackendName but "extractive" (which needs no LLM) maps to the function making it.
+LLM_BACKENDS: dict[str, Callable[[Settings], LLMBackend]] = {"openai": _openai, "local": _local}
+
+
+class Backends:
+    """The configured LLM backends, each made once (a local model loads once) and checked
+    before every answer (a server may have gone away)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._made: dict[str, LLMBackend] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> LLMBackend:
+        """Backend `name`, not yet checked; LLMUnavailableError if it is not configured."""
+        if name not in LLM_BACKENDS:
+            raise AssistantError(f"Unknown backend '{name}'. Use one of: "
+                                 f"{', '.join(get_args(BackendName))}.")
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = LLM_BACKENDS[name](self.settings)
+            return self._made[name]
+
+    def ready(self, name: str) -> tuple[LLMBackend | None, list[str]]:
+        """The checked backend and no warning; or None (answer extractively) and why."""
+        if name == "extractive":
+            return None, []
+        try:
+            llm = self.get(name)
+            llm.check()
+            return llm, []
+        except LLMUnavailableError as exc:
+            return None, [str(exc)]
+
+    def available(self) -> list[str]:
+        """Backends that are configured and reachable now (extractive always)."""
+        names = ["extractive"]
+        for name in LLM_BACKENDS:
+            if name == "openai" and not self.settings.llm_base_url:
+                continue  # not configured: no need to try the network
+            if self.ready(name)[0] is not None:
+                names.append(name)
+        return names

@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, field
 REFUSAL = "The brief does not say."
 
 MAX_QUESTION_CHARS = 1000
+# A refusal lists the nearest retrieved paragraphs, uncited, so the reader can look for
+# themselves: three fit beside the answer without crowding it.
+NEAREST_ON_REFUSAL = 3
 
 
 @dataclass
@@ -126,6 +129,14 @@ class Answer:
         if self.warnings:
             data["warnings"] = self.warnings
         return data
+
+
+def refusal_answer(question: str, passages: list[Passage], backend: str,
+                   refusal: Refusal) -> Answer:
+    """A refusal with the nearest passages attached, marked unsupported (not citations)."""
+    nearest = [Citation.from_passage(n, p, supported=False)
+               for n, p in enumerate(passages[:NEAREST_ON_REFUSAL], 1)]
+    return Answer(question, [], nearest, True, backend, refusal=refusal)
 
 
 def _sentence_case(text: str) -> str:

@@ -29,7 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answer.evidence import numbers
-from assistant.answer.types import REFUSAL, Passage, Sentence
+from assistant.answer.types import (
+    REFUSAL,
+    Answer,
+    Citation,
+    Passage,
+    Refusal,
+    Sentence,
+    refusal_answer,
+)
 from assistant.corpus.injection import injection_reasons, links
 from assistant.corpus.text import normalise, split_sentences
 from assistant.nlp import sentences, stem, terms, words
@@ -267,3 +275,37 @@ def grounded(checked: Sequence[Sentence]) -> tuple[list[Sentence], list[Sentence
     for s in checked:
         (kept if s.citations and not links(s.text) else dropped).append(s)
     return kept, dropped
+
+
+def renumber(checked: list[Sentence], passages: list[Passage]) -> list[Citation]:
+    """Number the citations that remain 1, 2, … in order of first use (rewriting each
+    sentence's markers to match) and return them; a citation is supported when a supported
+    sentence cites it."""
+    order = list(dict.fromkeys(n for s in checked for n in s.citations))
+    for s in checked:
+        s.citations = [order.index(n) + 1 for n in s.citations]
+    citations = [Citation.from_passage(i, passages[n - 1]) for i, n in enumerate(order, 1)]
+    for c in citations:
+        c.supported = any(s.supported and c.n in s.citations for s in checked)
+    return citations
+
+
+def checked_answer(question: str, text: str, passages: list[Passage], backend: str,
+                   embed: Embed | None = None) -> tuple[Answer | None, list[str]]:
+    """A generated answer checked sentence by sentence: sentences that cite no retrieved
+    paragraph or carry a link are left out, the rest are checked against the passages they
+    cite, and the citations are renumbered. Returns the answer (None when no sentence is
+    supported: the caller answers extractively instead) and warnings saying what was left out."""
+    if is_refusal(text):
+        return refusal_answer(question, passages, backend,
+                              Refusal("model_refused", "the model found no answer")), []
+    checked, dropped = grounded(verify(parse_cited_sentences(text), passages, embed))
+    warnings = []
+    if dropped:
+        warnings.append(f"{len(dropped)} sentence(s) of the {backend} answer were left out: "
+                        "they cited no retrieved paragraph or carried a link.")
+    if not any(s.supported for s in checked):
+        warnings.append(f"The {backend} answer had no sentence supported by the brief; "
+                        "answered with the extractive backend instead.")
+        return None, warnings
+    return Answer(question, checked, renumber(checked, passages), False, backend), warnings

@@ -3,6 +3,7 @@ labels and kinds, and report (never raise for) files that cannot be read."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import tomllib
@@ -30,6 +31,11 @@ _KIND_LABELS = {
 }
 
 
+# Document kinds (front matter `kind`) that "report" selects, and the names it goes by.
+REPORT_KINDS = ("digest", "report")
+REPORT_ALIASES = ("report", "un-report", "wesp")
+
+
 @dataclass
 class Corpus:
     documents: list[Document] = field(default_factory=list)
@@ -47,6 +53,18 @@ class Corpus:
         doc_id = paragraph_id.split(":", 1)[0]
         doc = self.document(doc_id)
         return doc.by_id(paragraph_id) if doc else None
+
+    def select(self, doc: str | None) -> list[str] | None:
+        """The doc_ids a document filter names: a doc_id, or "report" for every digest and
+        report document; None (no filter) for "all" or nothing."""
+        if not doc or doc == "all":
+            return None
+        ids = [d.doc_id for d in self.documents]
+        if doc in ids:
+            return [doc]
+        if doc in REPORT_ALIASES:
+            return [d.doc_id for d in self.documents if d.kind in REPORT_KINDS]
+        raise AssistantError(f"Unknown document '{doc}'. Use one of: all, report, {', '.join(ids)}.")
 
 
 def load_sources(corpus_dir: Path) -> list[dict]:
@@ -163,8 +181,6 @@ def build_paragraphs(doc_id: str, short_title: str, blocks: list[Block],
 
 
 def _format_date(value) -> str:
-    import datetime as dt
-
     if isinstance(value, dt.date):
         return f"{value.day} {value:%B %Y}"
     try:

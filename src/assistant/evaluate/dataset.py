@@ -126,6 +126,6 @@ def parse_items(raws: list[dict], corpus: Corpus, source: str, problems: list[st
 
 def perturbation_items(corpus: Corpus, nlp, seed: int = PERTURBATION_SEED) -> list[Item]:
     """The generated perturbation suite (see ``evaluate/perturb.py``), as items."""
-    from assistant.evaluate.perturb import generate
+    from assistant.evaluate.perturb import generate  # perturb imports this module
 
     return parse_items(generate(corpus, nlp, seed=seed), corpus, f"perturbations (seed {seed})")

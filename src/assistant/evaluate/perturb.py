@@ -36,10 +36,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.corpus.loader import load_corpus
 from assistant.corpus.models import Kind, Paragraph
 from assistant.corpus.text import normalise, split_sentences
 from assistant.evaluate.dataset import resolve_quote
-from assistant.nlp import STOPWORDS, stem
+from assistant.nlp import STOPWORDS, load_pipeline, stem
 
 USABLE_KINDS = frozenset({Kind.BODY, Kind.LIST_ITEM})
 PERTURBATIONS = ("entity", "figure", "year")
@@ -1054,9 +1055,6 @@ def write_jsonl(items: list[dict], path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.corpus.loader import load_corpus
-    from assistant.nlp import load_pipeline
-
     parser = argparse.ArgumentParser(prog="python -m assistant.evaluate.perturb",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))

@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assistant.evaluate.metrics import GAP_METRICS, METRICS, NO_CHECK, SUMMED, dev_test_gap, outcome
+from rich.table import Table
+
+from assistant.evaluate.metrics import (
+    GAP_METRICS,
+    METRICS,
+    NO_CHECK,
+    SUMMED,
+    dev_test_gap,
+    outcome,
+    percentile,
+)
 
 # Short column names for the per-type table.
 TYPE_COLUMNS = {
@@ -212,8 +222,6 @@ def _checks_table(results: dict) -> str:
 
 
 def _latency_rows(items: list[dict]) -> list[list[str]]:
-    from assistant.evaluate.metrics import percentile
-
     stages = list(dict.fromkeys(k for r in items for k in r["timings_ms"]))
     rows = []
     for stage in stages:
@@ -224,9 +232,9 @@ def _latency_rows(items: list[dict]) -> list[list[str]]:
 
 
 def chart(results: dict, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # matplotlib: ~0.5 s, for the report's chart only
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # before pyplot is imported: no display here
     import matplotlib.pyplot as plt
 
     types = list(results["by_type"])
@@ -267,8 +275,6 @@ def write_report(results: dict, out_dir: Path) -> Path:
 
 def compare_table(result: dict):
     """A rich table: metric, A, B, delta (B - A)."""
-    from rich.table import Table
-
     table = Table("metric", result["a"], result["b"], "Δ",
                   title=f"{result['a']} vs {result['b']} on {result['split']} ({result['n']} questions)")
     for row in result["rows"]:
@@ -287,8 +293,6 @@ HEADLINE = ("recall_at_3", "mrr_at_10", "citation_precision", "key_fact_recall",
 
 def console_table(results: dict):
     """A rich table: headline metrics as rows; dev | test | |gap| (the splits that ran)."""
-    from rich.table import Table
-
     splits = results["splits"]
     names = list(splits)
     both = {"dev", "test"} <= set(names)

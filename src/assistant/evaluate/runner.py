@@ -15,7 +15,7 @@ breakdown, paraphrase consistency and refusal checks are reported per split besi
 Configurations:
 
 * ``extractive`` (default), ``openai``, ``local``: ``Assistant.ask(question, history,
-  backend=...)``; the retrieval ranking scored is ``assistant.retriever.search`` of
+  backend=...)``; the retrieval ranking scored is ``assistant.engine.retriever.search`` of
   ``assistant.analyse(answer.resolved_question)`` (the history is already resolved in it).
   An LLM backend that is not reachable stops the run; answers that fell back to extractive
   are scored as given and counted in ``fallbacks``.
@@ -32,11 +32,16 @@ Configurations:
 from __future__ import annotations
 
 import time
+import tomllib
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from assistant.answer.types import Answer, Citation, Sentence
+from assistant.chat import Assistant
 from assistant.corpus.text import normalise, split_sentences
 from assistant.errors import AssistantError
 from assistant.evaluate.dataset import DEFAULT_QA, Item, load_items, perturbation_items
@@ -45,12 +50,16 @@ from assistant.evaluate.metrics import (
     SupportJudge,
     by_type,
     dev_test_gap,
+    gap_failures,
+    gate_failures,
     paraphrase_consistency,
     perturbation_summary,
     refusal_checks,
     score_item,
     summarise,
 )
+from assistant.evaluate.report import compare_table, write_report
+from assistant.retrieve import RetrievalConfig
 
 CONFIGS = ("extractive", "naive", "dense", "bm25", "openai", "local")
 RANK_DEPTH = 10
@@ -77,7 +86,7 @@ class AssistantSystem:
     def warm_up(self) -> None:
         if self.backend != "extractive":  # never score extractive answers under an LLM's name
             try:
-                self.assistant.llm_backend(self.backend).check()
+                self.assistant.backends.get(self.backend).check()
             except AssistantError as exc:
                 raise AssistantError(f"Cannot evaluate the {self.backend} backend: {exc}") from None
         self.assistant.warm_up()
@@ -85,7 +94,7 @@ class AssistantSystem:
     def run(self, item: Item) -> tuple[Answer, list[str]]:
         answer = self.assistant.ask(item.question, list(item.history), backend=self.backend)
         query = self.assistant.analyse(answer.resolved_question or item.question)  # history resolved
-        ranking = [p.paragraph_id for p in self.assistant.retriever.search(query, k=RANK_DEPTH)]
+        ranking = [p.paragraph_id for p in self.assistant.engine.retriever.search(query, k=RANK_DEPTH)]
         return answer, ranking
 
 
@@ -98,6 +107,7 @@ class NaiveSystem:
         self.assistant, self.top_k = assistant, top_k
 
     def warm_up(self) -> None:
+        # llama-index: only the naive baseline builds an index of its own
         from llama_index.core import Document, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
 
@@ -169,9 +179,6 @@ def make_system(config: str, assistant):
     if config == "naive":
         return NaiveSystem(assistant)
     if config in ("dense", "bm25"):
-        from assistant.chat import Assistant
-        from assistant.retrieve import RetrievalConfig
-
         shared = assistant.embedder
         assistant = Assistant(assistant.settings, embedder_factory=lambda *_: shared,
                               retrieval=RetrievalConfig(mode=config))
@@ -196,9 +203,6 @@ def run_eval(assistant, backend: str = "extractive", split: str = "all",
     perturbation suite of the same split(s); write report.md, results.json and summary.png
     under out_dir/<UTC timestamp>-<backend>/ unless out_dir is None. Returns the results
     (``summarise_results``)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     started = datetime.now(UTC)
     items = eval_items(assistant, split, qa_path, perturbations)
     system = make_system(backend, assistant)
@@ -225,8 +229,6 @@ def run_eval(assistant, backend: str = "extractive", split: str = "all",
         **summarise_results(rows, split), "items": rows,
     }
     if out_dir is not None:
-        from assistant.evaluate.report import write_report
-
         results["dir"] = str(write_report(results, Path(out_dir)))
     return results
 
@@ -282,10 +284,6 @@ THRESHOLDS = Path("eval/thresholds.toml")
 def targets(overall: dict, gap: dict, path: Path = THRESHOLDS) -> dict:
     """The product targets of eval/thresholds.toml ([target.*]) and which are missed, with the
     figures (empty when the file has none)."""
-    import tomllib
-
-    from assistant.evaluate.metrics import gap_failures, gate_failures
-
     try:
         target = tomllib.loads(Path(path).read_text("utf-8")).get("target", {})
     except (OSError, tomllib.TOMLDecodeError):
@@ -301,8 +299,6 @@ def compare(config_a: str, config_b: str, split: str = "test", assistant=None,
     deltas (B - A), overall and per type: over the hand-written items of the test split (of
     dev when split is "dev")."""
     if assistant is None:
-        from assistant.chat import Assistant
-
         assistant = Assistant.from_settings()
     split = "dev" if split == "dev" else "test"  # dev would only slow "all" down: not compared
     a = run_eval(assistant, config_a, split, out_dir, progress)
@@ -318,9 +314,5 @@ def compare(config_a: str, config_b: str, split: str = "test", assistant=None,
                           for t in a["by_type"]},
               "dirs": [a.get("dir"), b.get("dir")]}
     if print_table:
-        from rich.console import Console
-
-        from assistant.evaluate.report import compare_table
-
         Console().print(compare_table(result))
     return result

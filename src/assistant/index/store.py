@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -11,21 +14,21 @@ from assistant.errors import AssistantError, IndexCorruptError, StoreUnavailable
 
 
 def _chroma_settings():
-    from chromadb.config import Settings as ChromaSettings
+    from chromadb.config import Settings as ChromaSettings  # chromadb: ~1 s, never on `status`
 
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
 def local_client(path: Path):
     offline_environment()
-    import chromadb
+    import chromadb  # after offline_environment(), and never on the `index status` path
 
     return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
 def server_client(url: str):
     offline_environment()
-    import chromadb
+    import chromadb  # after offline_environment(), and never on the `index status` path
 
     parsed = urlparse(url if "://" in url else f"http://{url}")
     if not parsed.hostname:
@@ -34,7 +37,7 @@ def server_client(url: str):
         client = chromadb.HttpClient(host=parsed.hostname, port=parsed.port or 8000,
                                      ssl=parsed.scheme == "https", settings=_chroma_settings())
         client.heartbeat()
-    except Exception as exc:
+    except Exception as exc:  # any failure to connect is "cannot reach", said once
         raise AssistantError(f"Cannot reach the Chroma server at {url} ({type(exc).__name__}). "
                              "Start it (`chroma run --host 127.0.0.1 --port 8000 --path "
                              "index/chroma-server`) or unset ASSISTANT_CHROMA_URL to use the "
@@ -44,9 +47,7 @@ def server_client(url: str):
 
 def read_errors() -> tuple[type[BaseException], ...]:
     """What a Chroma read raises when the on-disk store is damaged or the server is gone."""
-    import sqlite3
-
-    import httpx
+    import httpx  # called in an `except` clause: imported only once a read has failed
     from chromadb.errors import ChromaError
 
     return (ChromaError, httpx.HTTPError, sqlite3.DatabaseError, OSError)
@@ -62,6 +63,18 @@ def store_failure(exc: BaseException, chroma_url: str | None) -> AssistantError:
     detail = " ".join(str(exc).split())[:160]
     return IndexCorruptError(f"The index store cannot be read ({type(exc).__name__}: {detail}). "
                              "Run `assistant index rebuild --full`.")
+
+
+@contextmanager
+def reading(chroma_url: str | None) -> Iterator[None]:
+    """Reads of the store inside this block that fail because it is damaged, or because the
+    Chroma server went away, raise one AssistantError saying what to do."""
+    try:
+        yield
+    except AssistantError:
+        raise
+    except read_errors() as exc:  # evaluated only when something was raised
+        raise store_failure(exc, chroma_url) from exc
 
 
 def finds_itself(coll, chunk_id: str, vector) -> bool:
@@ -89,8 +102,6 @@ def local_row_count(store_dir: Path, collection: str) -> int:
     whole `index status` command otherwise does. Raises FileNotFoundError if the store is
     missing, sqlite3.DatabaseError if it is damaged, and LookupError if the file is readable
     but not laid out as expected (another Chroma version: ask chromadb instead)."""
-    import sqlite3
-
     db = Path(store_dir) / "chroma.sqlite3"
     if not db.is_file():
         raise FileNotFoundError(db)

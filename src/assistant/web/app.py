@@ -29,9 +29,9 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
 import gradio as gr
 
 from assistant.answer.types import Answer
-from assistant.chat import plain_question
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.query import plain_question
 from assistant.web import render
 
 log = logging.getLogger(__name__)

@@ -27,14 +27,16 @@ Reader = Callable[[bytes, str], Parsed]
 def reader_for(suffix: str) -> Reader | None:
     """The reader for a file suffix (".md", ".pdf", ...), or None if unsupported."""
     suffix = suffix.lower()
+    # imported here: each reader imports this module (Block), and its parser library (yaml,
+    # bs4, pdfplumber) loads only when a file of its kind is read
     if suffix in (".md", ".markdown"):
-        from assistant.corpus.readers.markdown import read
+        from assistant.corpus.readers.markdown import read  # (see above)
     elif suffix == ".txt":
-        from assistant.corpus.readers.plaintext import read
+        from assistant.corpus.readers.plaintext import read  # (see above)
     elif suffix in (".html", ".htm"):
-        from assistant.corpus.readers.html import read
+        from assistant.corpus.readers.html import read  # (see above)
     elif suffix == ".pdf":
-        from assistant.corpus.readers.pdf import read
+        from assistant.corpus.readers.pdf import read  # (see above)
     else:
         return None
     return read
