@@ -119,3 +119,14 @@ def test_checks_run_in_the_documented_order():
                                   "figure_not_bound", "subject_not_found", "answer_type_absent",
                                   "weak_evidence")
     assert policy.PRE_GENERATION == policy.POLICY[:4]
+
+
+def test_a_refusal_names_one_of_the_known_checks():
+    from typing import get_args
+
+    from assistant.answer.types import Refusal, RefusalCheck
+
+    assert Refusal("premise_mismatch", "x").check == "premise_mismatch"
+    with pytest.raises(ValueError, match="Use one of: unknown_subject"):
+        Refusal("refused: premise", "x")
+    assert len(get_args(RefusalCheck)) == 8

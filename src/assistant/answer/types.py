@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Literal, get_args
 
 # The one fixed refusal phrase. The web chat, the CLI and the evaluation suite all use it.
 REFUSAL = "The brief does not say."
@@ -64,12 +65,22 @@ class Sentence:
     quote: str = ""  # the sentence of the cited paragraph it rests on, for highlighting
 
 
+# The checks that refuse (see answer/policy.py), and the LLM declining from its passages.
+RefusalCheck = Literal["unknown_subject", "subject_not_found", "off_topic", "premise_mismatch",
+                       "figure_not_bound", "answer_type_absent", "weak_evidence", "model_refused"]
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """Why an answer was refused: which policy check fired, and what it saw."""
+    """Why an answer was refused: which check fired, and what it saw."""
 
-    check: str  # unknown_subject | premise_mismatch | figure_not_bound | answer_type_absent | ...
+    check: RefusalCheck
     detail: str
+
+    def __post_init__(self) -> None:
+        if self.check not in get_args(RefusalCheck):
+            raise ValueError(f"Unknown refusal check '{self.check}'. Use one of: "
+                             f"{', '.join(get_args(RefusalCheck))}.")
 
 
 @dataclass
