@@ -318,13 +318,10 @@ def build_app(assistant) -> gr.Blocks:
     backends = available_backends(assistant)
     configured = getattr(getattr(assistant, "settings", None), "backend", "extractive")
     default_backend = configured if configured in backends else "extractive"
-    titles = " and ".join(f"<i>{render.esc(d.title)}</i>" for d in assistant.corpus.documents[:3])
 
     with gr.Blocks(title="Brief Assistant", analytics_enabled=False,
                    delete_cache=(3600, 86400)) as demo:
-        gr.HTML(f'<div id="ba-header"><h1>Brief Assistant</h1><p>Ask about {titles}. Every '
-                'sentence of an answer cites the paragraph it comes from: click a citation to '
-                'read it.</p></div>', js_on_load=None)
+        gr.HTML(render.render_header(assistant.corpus.documents), js_on_load=None)
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420), gr.Tabs():
