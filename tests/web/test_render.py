@@ -464,6 +464,31 @@ def test_panel_and_documents_handlers(handlers, poverty_answer):
     assert "assistant corpus fetch" in docs and "Freedonia note ¶1" in docs
 
 
+def test_a_click_reaches_the_panel_as_the_panels_event(handlers, poverty_answer):
+    """The page's click handler sends {"pid", "turn", "n"} as the panel's "open_paragraph"
+    event (no hidden textbox relay); the event data is untrusted."""
+    import gradio as gr
+
+    from assistant.web.app import build_app
+
+    turns = [render.Turn(poverty_answer.question, poverty_answer)]
+    html = handlers.open_paragraph(turns, gr.EventData(None, {"pid": OPED_P9, "turn": 0, "n": 1}))
+    assert "Source [1]" in html and "<mark>" in html
+    placeholder = render.render_panel_placeholder()
+    for data in (None, [], "", 7, {"pid": ""}, {"turn": 0}):
+        assert handlers.open_paragraph(turns, gr.EventData(None, data)) == placeholder
+    html = handlers.open_paragraph(turns, gr.EventData(None, {"pid": SCRIPT, "n": "x"}))
+    assert "No paragraph" in assert_safe(html).plain
+
+    demo = build_app(handlers.assistant)
+    config = demo.get_config_file()
+    panel = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "ba-panel")
+    assert not [c for c in config["components"] if c["props"].get("elem_id") == "ba-cite-box"]
+    opened = [d for d in config["dependencies"] if [panel, "open_paragraph"] in
+              [list(t) for t in d["targets"]]]
+    assert len(opened) == 1 and opened[0]["outputs"] == [panel]
+
+
 # -- export -----------------------------------------------------------------------------------
 def test_export_markdown_resolves_citations_to_labels_and_quotes(corpus, poverty_answer,
                                                                   hostile_answer, handlers):

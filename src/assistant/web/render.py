@@ -218,29 +218,30 @@ class Click:
     n: int | None = None
 
 
-def parse_click(payload: str | None) -> Click | None:
-    """The hidden textbox value written by the page's click handler: JSON
-    {"pid", "turn", "n", "t"} or a bare paragraph ID. Anything malformed gives None."""
-    payload = (payload or "").strip()
-    if not payload:
+def _as_int(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
         return None
-    if payload[0] in "{[":
+
+
+def parse_click(payload: str | dict | None) -> Click | None:
+    """What a click sent (untrusted): {"pid", "turn", "n"} as the panel event's data (a dict)
+    or as JSON, or a bare paragraph ID. Anything malformed gives None."""
+    if isinstance(payload, str):
+        payload = payload.strip()
+        if not payload:
+            return None
+        if payload[0] not in "{[":
+            return Click(payload)
         try:
-            data = json.loads(payload)
+            payload = json.loads(payload)
         except ValueError:
             return None
-        if not isinstance(data, dict):
-            return None
-        pid = str(data.get("pid") or "").strip()
-
-        def as_int(v):
-            try:
-                return int(v) if v not in (None, "") else None
-            except (TypeError, ValueError):
-                return None
-
-        return Click(pid, as_int(data.get("turn")), as_int(data.get("n"))) if pid else None
-    return Click(payload)
+    if not isinstance(payload, dict):
+        return None
+    pid = str(payload.get("pid") or "").strip()
+    return Click(pid, _as_int(payload.get("turn")), _as_int(payload.get("n"))) if pid else None
 
 
 def render_panel_placeholder() -> str:
@@ -348,7 +349,7 @@ def render_citation_panel(corpus, paragraph_id: str, citation: Citation | None =
         context=doc.paragraphs[max(0, para.position - context):para.position + context + 1])
 
 
-def panel_for_click(corpus, payload: str | None, turns: Sequence[Turn] = ()) -> str:
+def panel_for_click(corpus, payload: str | dict | None, turns: Sequence[Turn] = ()) -> str:
     """The panel for a click: the citation of answer ``turn`` numbered ``n`` when the
     session still has it (its label and quotes), else the paragraph on its own."""
     click = parse_click(payload)
