@@ -54,9 +54,11 @@ EXPORT_MAX_AGE = 3600.0  # seconds an export file is kept (Gradio serves its own
 # The sources panel's js_on_load (run once, when the panel mounts): a click on any [n] or
 # paragraph button of the page (in a chat message, the panel or the Documents tab) sends the
 # button's {"pid", "turn", "n"} as the panel's "open_paragraph" event, with Gradio's
-# `trigger(event, data)`; the listener gets it as gr.EventData. One listener on the document
-# serves every click source: the Chatbot's own .select() event tells which message was
-# clicked, not which button in it.
+# `trigger(event, data)`; the listener gets it as gr.EventData (gradio/components/html.py:
+# `js_on_load`'s `trigger`, and `HTML.__getattr__`, which makes `panel.open_paragraph` exist
+# because the name appears quoted here). One listener on the document serves every click
+# source; the Chatbot's own .select() (gr.SelectData) tells which message was clicked, not
+# which button in it.
 CLICK_JS = r"""
 window.__baOpenParagraph = (data) => trigger('open_paragraph', data);
 if (window.__baCiteHandler) return;
