@@ -6,6 +6,7 @@ questions must come out escaped, everywhere."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -290,6 +291,69 @@ def test_documents_tab_lists_documents_status_and_missing_report(corpus, setting
     assert {json.loads(a["value"])["pid"] for a in opens} == {p.id for p in corpus.paragraphs}
 
 
+# -- the templates ----------------------------------------------------------------------------
+def test_templates_ship_as_package_data_and_compile():
+    import tomllib
+    from fnmatch import fnmatch
+    from importlib.resources import files
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"][
+        "package-data"]["assistant"]
+    names = sorted(f.name for f in (files("assistant.web") / "templates").iterdir())
+    assert {"answer.html", "panel.html", "documents.html", "header.html"} <= set(names)
+    for name in names:  # an installed wheel holds every template the package loader reads
+        assert any(fnmatch(f"web/templates/{name}", g) for g in globs), name
+        render.templates().get_template(name)
+
+
+def test_templates_escape_values_and_refuse_undefined_names():
+    import jinja2
+
+    env = render.templates()
+    assert env.from_string("<p title=\"{{ x }}\">{{ x }}</p>").render(x='"<b>&\'') == (
+        "<p title=\"&#34;&lt;b&gt;&amp;&#39;\">&#34;&lt;b&gt;&amp;&#39;</p>")
+    assert env.from_string("<p>{{ x }}</p>").render(x=None) == "<p></p>"
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("<p>{{ nothing }}</p>").render()
+
+
+def test_messages_are_written_on_one_line(corpus, poverty_answer, hostile_answer):
+    near = [cite(corpus, 1, corpus.paragraph(OPED_P9), supported=False)]
+    refusal = Answer("Capital of France?", [], near, True, "extractive",
+                     refusal=Refusal("unknown_subject", "the brief never mentions France"),
+                     warnings=["a note"])
+    turns = [render.Turn(poverty_answer.question, poverty_answer)]
+    fragments = [
+        render.render_answer(poverty_answer, 0), render.render_answer(hostile_answer),
+        render.render_answer(refusal, 1), render.render_question(HOSTILE_QUESTION),
+        render.render_question("why " * 400), render.render_streaming("45 million"),
+        render.render_error("It failed."), render.render_panel_placeholder(),
+        render.panel_for_click(corpus, render.click_value(OPED_P9, 0, 1), turns),
+        render.render_citation_panel(corpus, "no-such-paragraph"),
+        render.render_documents(corpus), render.render_header(corpus.documents)]
+    for html in fragments:  # one raw HTML block for the chat's Markdown renderer
+        assert "\n" not in html and html.startswith("<") and html.endswith(">"), html[:200]
+    # only the templates' own line breaks go: a value's are kept, as text
+    assert render.templates().from_string("<p>\n  {{ x }}\n</p>\n").render(x="a\nb") == (
+        "<p>a\nb</p>")
+
+
+def test_no_markup_is_written_in_python():
+    """HTML comes from the templates only: no string in the web package's code holds a tag."""
+    import ast
+
+    tag = re.compile(r"<[a-zA-Z][a-zA-Z0-9]*[\s/>]|</[a-zA-Z]")
+    for path in (ROOT / "src" / "assistant" / "web").glob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and id(node) not in docstrings:
+                assert not tag.search(node.value), f"{path.name}:{node.lineno}: {node.value[:80]}"
+
+
 # -- the chat handler -------------------------------------------------------------------------
 def test_chat_shows_the_extractive_answer_at_once_and_follow_ups_get_the_history(
         handlers, poverty_answer):
@@ -398,6 +462,31 @@ def test_panel_and_documents_handlers(handlers, poverty_answer):
     assert "<mark>" in html and "Op-ed ¶9" in html
     docs = handlers.documents()
     assert "assistant corpus fetch" in docs and "Freedonia note ¶1" in docs
+
+
+def test_a_click_reaches_the_panel_as_the_panels_event(handlers, poverty_answer):
+    """The page's click handler sends {"pid", "turn", "n"} as the panel's "open_paragraph"
+    event (no hidden textbox relay); the event data is untrusted."""
+    import gradio as gr
+
+    from assistant.web.app import build_app
+
+    turns = [render.Turn(poverty_answer.question, poverty_answer)]
+    html = handlers.open_paragraph(turns, gr.EventData(None, {"pid": OPED_P9, "turn": 0, "n": 1}))
+    assert "Source [1]" in html and "<mark>" in html
+    placeholder = render.render_panel_placeholder()
+    for data in (None, [], "", 7, {"pid": ""}, {"turn": 0}):
+        assert handlers.open_paragraph(turns, gr.EventData(None, data)) == placeholder
+    html = handlers.open_paragraph(turns, gr.EventData(None, {"pid": SCRIPT, "n": "x"}))
+    assert "No paragraph" in assert_safe(html).plain
+
+    demo = build_app(handlers.assistant)
+    config = demo.get_config_file()
+    panel = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "ba-panel")
+    assert not [c for c in config["components"] if c["props"].get("elem_id") == "ba-cite-box"]
+    opened = [d for d in config["dependencies"] if [panel, "open_paragraph"] in
+              [list(t) for t in d["targets"]]]
+    assert len(opened) == 1 and opened[0]["outputs"] == [panel]
 
 
 # -- export -----------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 shows the paragraph behind any clicked [n], a Documents tab, and a Markdown export.
 
 Everything shown is rendered by :mod:`assistant.web.render` (HTML-escaped, no URLs). Clicks
-on [n] buttons and paragraph buttons are caught by one delegated click handler (``PAGE_JS``)
-that writes {"pid", "turn", "n"} into a hidden textbox; its ``input`` event calls
-:func:`render.panel_for_click` on the server, which looks the paragraph up in the corpus (the
-browser's payload is never trusted or echoed unescaped).
+on [n] buttons and paragraph buttons are caught by one delegated click handler (``CLICK_JS``,
+the sources panel's ``js_on_load``) that sends {"pid", "turn", "n"} as the panel's
+``open_paragraph`` event; its listener calls :func:`render.panel_for_click` on the server,
+which looks the paragraph up in the corpus (the browser's payload is never trusted or echoed
+unescaped).
 
 ``serve`` launches it locally: 127.0.0.1 by default, never shared, analytics off, no extra
 file paths served, a queue with a concurrency limit and a maximum size.
@@ -50,31 +51,34 @@ BACKEND_LABELS = {"extractive": "Extractive (quotes the brief)", "openai": "LLM 
 CHAT_API_NAME = "chat"
 EXPORT_MAX_AGE = 3600.0  # seconds an export file is kept (Gradio serves its own copy)
 
-PAGE_JS = r"""
-() => {
-  if (window.__baCiteHandler) return;
-  window.__baCiteHandler = true;
-  document.addEventListener('click', (ev) => {
-    const el = ev.target instanceof Element
-      ? ev.target.closest('button.ba-cite, button.ba-para-open') : null;
-    if (!el) return;
-    ev.preventDefault();
-    ev.stopPropagation();
-    const box = document.querySelector('#ba-cite-box textarea, #ba-cite-box input');
-    if (!box) return;
-    let data = {};
-    try { data = JSON.parse(el.value || '{}') || {}; } catch (e) { data = {}; }
-    if (!data.pid && el.dataset.pid) data = {pid: el.dataset.pid};
-    if (!data.pid) return;
-    data.t = Date.now();  // the same citation clicked twice is still a change
-    box.value = JSON.stringify(data);
-    box.dispatchEvent(new Event('input', {bubbles: true}));
-    document.querySelectorAll('.ba-active').forEach((e) => e.classList.remove('ba-active'));
-    el.classList.add('ba-active');
-    const panel = document.getElementById('ba-panel');
-    if (panel && window.innerWidth < 1000) panel.scrollIntoView({behavior: 'smooth', block: 'start'});
-  }, true);
-}
+# The sources panel's js_on_load (run once, when the panel mounts): a click on any [n] or
+# paragraph button of the page (in a chat message, the panel or the Documents tab) sends the
+# button's {"pid", "turn", "n"} as the panel's "open_paragraph" event, with Gradio's
+# `trigger(event, data)`; the listener gets it as gr.EventData (gradio/components/html.py:
+# `js_on_load`'s `trigger`, and `HTML.__getattr__`, which makes `panel.open_paragraph` exist
+# because the name appears quoted here). One listener on the document serves every click
+# source; the Chatbot's own .select() (gr.SelectData) tells which message was clicked, not
+# which button in it.
+CLICK_JS = r"""
+window.__baOpenParagraph = (data) => trigger('open_paragraph', data);
+if (window.__baCiteHandler) return;
+window.__baCiteHandler = true;
+document.addEventListener('click', (ev) => {
+  const el = ev.target instanceof Element
+    ? ev.target.closest('button.ba-cite, button.ba-para-open') : null;
+  if (!el) return;
+  ev.preventDefault();
+  ev.stopPropagation();
+  let data = {};
+  try { data = JSON.parse(el.value || '{}') || {}; } catch (e) { data = {}; }
+  if (!data.pid && el.dataset.pid) data = {pid: el.dataset.pid};
+  if (!data.pid) return;
+  window.__baOpenParagraph(data);
+  document.querySelectorAll('.ba-active').forEach((e) => e.classList.remove('ba-active'));
+  el.classList.add('ba-active');
+  const panel = document.getElementById('ba-panel');
+  if (panel && window.innerWidth < 1000) panel.scrollIntoView({behavior: 'smooth', block: 'start'});
+}, true);
 """
 
 CSS = r"""
@@ -88,7 +92,6 @@ CSS = r"""
 .gradio-container { --font: 'BA Sans', 'Source Sans Pro', ui-sans-serif, system-ui, sans-serif; }
 #ba-header h1 { margin: 0; font-size: 1.5rem; }
 #ba-header p { margin: 0.2rem 0 0; color: var(--body-text-color-subdued); }
-#ba-cite-box { display: none !important; }
 #ba-panel-col { position: sticky; top: 0.5rem; align-self: flex-start; }
 #ba-panel { max-height: calc(100vh - 2rem); overflow-y: auto; }
 .ba-question { white-space: pre-wrap; }
@@ -267,12 +270,16 @@ class ChatHandlers:
         return [], [], render.render_panel_placeholder(), self._export([]), ""
 
     # -- panel and documents ------------------------------------------------------------------
-    def panel(self, payload: str | None, turns: list | None) -> str:
+    def panel(self, payload: str | dict | None, turns: list | None) -> str:
         try:
             return render.panel_for_click(self.assistant.corpus, payload, turns or [])
         except Exception:
             log.exception("rendering the panel failed")
             return render.render_error("This paragraph could not be shown.")
+
+    def open_paragraph(self, turns: list | None, evt: gr.EventData) -> str:
+        """The panel's "open_paragraph" event: the clicked button's {"pid", "turn", "n"}."""
+        return self.panel(evt._data, turns)
 
     def documents(self) -> str:
         from assistant.corpus.fetch import pending
@@ -313,18 +320,15 @@ class ChatHandlers:
 
 def build_app(assistant) -> gr.Blocks:
     """The Blocks of the web chat. Launch it with :func:`serve` (which also passes the page's
-    CSS and click handler: ``demo.launch(**demo.ba_launch_kwargs)`` if you launch it yourself)."""
+    CSS: ``demo.launch(**demo.ba_launch_kwargs)`` if you launch it yourself)."""
     handlers = ChatHandlers(assistant)
     backends = available_backends(assistant)
     configured = getattr(getattr(assistant, "settings", None), "backend", "extractive")
     default_backend = configured if configured in backends else "extractive"
-    titles = " and ".join(f"<i>{render.esc(d.title)}</i>" for d in assistant.corpus.documents[:3])
 
     with gr.Blocks(title="Brief Assistant", analytics_enabled=False,
                    delete_cache=(3600, 86400)) as demo:
-        gr.HTML(f'<div id="ba-header"><h1>Brief Assistant</h1><p>Ask about {titles}. Every '
-                'sentence of an answer cites the paragraph it comes from: click a citation to '
-                'read it.</p></div>', js_on_load=None)
+        gr.HTML(render.render_header(assistant.corpus.documents), js_on_load=None)
         turns = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420), gr.Tabs():
@@ -364,9 +368,7 @@ def build_app(assistant) -> gr.Blocks:
                     refresh = gr.Button("Refresh index status", size="sm")
             with gr.Column(scale=2, min_width=320, elem_id="ba-panel-col"):
                 panel = gr.HTML(render.render_panel_placeholder(), elem_id="ba-panel",
-                                js_on_load=None)
-        cite_box = gr.Textbox(elem_id="ba-cite-box", visible="hidden", show_label=False,
-                              container=False)
+                                js_on_load=CLICK_JS)
 
         chat_outputs = [chatbot, turns, question, export]
         chat_inputs = [question, chatbot, doc, backend, turns]
@@ -379,8 +381,9 @@ def build_app(assistant) -> gr.Blocks:
                     cancels=[submitted, clicked], api_visibility="private")
         chatbot.clear(handlers.clear, None, [chatbot, turns, panel, export, question],
                       api_visibility="private")
-        cite_box.change(handlers.panel, [cite_box, turns], panel, api_visibility="private",
-                       show_progress="hidden", concurrency_limit=None)
+        panel.open_paragraph(handlers.open_paragraph, turns, panel, api_visibility="private",
+                             show_progress="hidden", concurrency_limit=None,
+                             trigger_mode="always_last")
         refresh.click(handlers.documents, None, docs_html, api_visibility="private")
         docs_tab.select(handlers.documents, None, docs_html, api_visibility="private",
                         show_progress="hidden")
@@ -388,7 +391,7 @@ def build_app(assistant) -> gr.Blocks:
                   show_progress="hidden")
 
     demo.ba_handlers = handlers
-    demo.ba_launch_kwargs = {"css": CSS, "js": PAGE_JS}
+    demo.ba_launch_kwargs = {"css": CSS}
     return demo
 
 

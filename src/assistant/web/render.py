@@ -1,15 +1,17 @@
 """Pure rendering for the web chat (no Gradio here): answers, the citation panel, the
-Documents tab and the Markdown export.
+Documents tab and the Markdown export. The HTML comes from the Jinja2 templates in
+``templates/``; this module prepares what they show.
 
-Safety rules, kept by every function in this module:
+Safety rules, kept by every template and function here:
 
-- every piece of corpus text, user text, label or ID goes through :func:`esc`
-  (``html.escape`` with quotes) before it is put into HTML, attribute values included;
-- the only markup is the fixed markup written here: no links with URLs (citations are
+- the templates are rendered with autoescaping on: every piece of corpus text, user text,
+  label or ID is HTML-escaped (``&``, ``<``, ``>``, ``"`` and ``'``), attribute values
+  included; no Python code here writes markup;
+- the only markup is the fixed markup of the templates: no links with URLs (citations are
   ``<button>`` elements carrying ``data-*`` attributes), so no ``javascript:`` URL and no
   remote image can ever be produced, whatever the corpus or the question contains;
-- the HTML is written without blank lines, so the chat's Markdown renderer treats each
-  message as one raw HTML block and never re-interprets corpus text as Markdown.
+- the HTML is written on one line (see :class:`JoinLines`), so the chat's Markdown renderer
+  treats each message as one raw HTML block and never re-interprets corpus text as Markdown.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 
-from assistant.answer.types import REFUSAL, Answer, Citation, Sentence
+import jinja2
+import markupsafe
+from jinja2.ext import Extension
+
+from assistant.answer.types import REFUSAL, Answer, Citation
 
 PANEL_CONTEXT = 1  # neighbouring paragraphs shown on each side in "show in context"
 EXCERPT_CHARS = 160
@@ -31,13 +38,49 @@ _DATA_TEXT = re.compile(r'data-text="([^"]*)"')
 
 
 def esc(value: object) -> str:
-    """HTML-escape anything (``&``, ``<``, ``>``, ``"`` and ``'``), for text and attributes."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """HTML-escape anything (``&``, ``<``, ``>``, ``"`` and ``'``), for text and attributes:
+    the escaping the templates apply. None gives an empty string."""
+    return str(markupsafe.escape("" if value is None else value))
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# -- the templates ----------------------------------------------------------------------------
+class JoinLines(Extension):
+    """Removes each line break of a template's source and the indentation after it, before
+    the template is compiled: templates are laid out on many lines, their HTML comes out on
+    one (a template writes a space where it wants one). Only the template's own layout is
+    touched, never the values rendered into it."""
+
+    _BREAK = re.compile(r"\r?\n[ \t]*")
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return self._BREAK.sub("", source)
+
+
+@cache
+def templates() -> jinja2.Environment:
+    """The templates' environment, built on first use: autoescaping on, undefined names are
+    errors, and None prints as an empty string."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("assistant.web", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, extensions=[JoinLines],
+        finalize=lambda value: "" if value is None else value)
+    env.filters["excerpt"] = excerpt
+    env.globals["click_value"] = click_value
+    return env
+
+
+def _render(template: str, **context) -> str:
+    return templates().get_template(template).render(**context)
+
+
+def render_header(documents: Sequence) -> str:
+    """The page header, naming the first three documents."""
+    return _render("header.html", titles=[d.title for d in documents[:3]])
 
 
 # -- the conversation -------------------------------------------------------------------------
@@ -107,26 +150,24 @@ def render_question(question: str) -> str:
     from assistant.answer.types import MAX_QUESTION_CHARS
 
     if len(question) > MAX_QUESTION_CHARS:
-        return (f'<div class="ba-question">{esc(excerpt(question, 300))} '
-                f'<span class="ba-note">({len(question)} characters)</span></div>')
-    return f'<div class="ba-question">{esc(question)}</div>'
+        return _render("question.html", question=excerpt(question, 300), length=len(question))
+    return _render("question.html", question=question, length=None)
 
 
 def render_streaming(text: str) -> str:
     """The answer while it is being written: escaped text and a cursor (markers stay plain
     text until the final answer is rendered)."""
-    return (f'<div class="ba-answer ba-streaming"><p class="ba-sentences">{esc(text)}'
-            '<span class="ba-cursor" aria-hidden="true">▍</span></p></div>')
+    return _render("streaming.html", text=text)
 
 
 def render_error(message: str) -> str:
-    return f'<div class="ba-answer ba-error" role="alert"><p>⚠ {esc(message)}</p></div>'
+    return _render("error.html", message=message)
 
 
 def click_value(pid: str, turn: int | None = None, n: int | None = None) -> str:
-    """What a button sends when clicked (its ``value`` attribute, escaped by the caller):
-    JSON {"pid", "turn", "n"}. The chat's HTML sanitizer strips ``data-*`` attributes but
-    keeps ``value``, so the page's click handler reads this."""
+    """What a button sends when clicked (its ``value`` attribute): JSON {"pid", "turn", "n"}.
+    The chat's HTML sanitizer strips ``data-*`` attributes but keeps ``value``, so the page's
+    click handler reads this."""
     data: dict = {"pid": pid}
     if turn is not None:
         data["turn"] = int(turn)
@@ -135,106 +176,36 @@ def click_value(pid: str, turn: int | None = None, n: int | None = None) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def para_button(pid: str, text: str, title: str = "") -> str:
-    title_attr = f' title="{esc(title)}"' if title else ""
-    return (f'<button type="button" class="ba-para-open" value="{esc(click_value(pid))}" '
-            f'data-pid="{esc(pid)}"{title_attr}>{esc(text)}</button>')
+@dataclass
+class _ShownSentence:
+    """An answer sentence as shown: its text, its support flag, the citations it cites."""
+
+    text: str
+    supported: bool
+    cited: list[Citation]
 
 
-def cite_button(c: Citation, turn: int | None, extra_class: str = "") -> str:
-    turn_attr = f' data-turn="{int(turn)}"' if turn is not None else ""
-    cls = "ba-cite" + (f" {extra_class}" if extra_class else "")
-    return (f'<button type="button" class="{cls}" value="{esc(click_value(c.paragraph_id, turn, c.n))}" '
-            f'data-cite="{int(c.n)}" data-pid="{esc(c.paragraph_id)}"{turn_attr} '
-            f'title="{esc(c.display_label)}" aria-label="Source {int(c.n)}: '
-            f'{esc(c.display_label)}">[{int(c.n)}]</button>')
-
-
-def _citation_map(answer: Answer) -> dict[int, Citation]:
-    return {c.n: c for c in answer.citations}
-
-
-def _refusal_html(answer: Answer) -> list[str]:
-    """The REFUSAL line of a refused answer and, when known, why it was refused."""
-    parts = [f'<p class="ba-sentences ba-refusal-text">{esc(REFUSAL)}</p>']
-    if answer.refusal is not None:
-        parts.append(f'<p class="ba-why">Why: {esc(answer.refusal.detail)}.</p>')
-    return parts
-
-
-def _nearest_html(answer: Answer, turn: int | None) -> list[str]:
-    """The nearest passages of a refusal with no sentences (none when nothing was cited)."""
-    if not answer.citations:
-        return []
-    parts = [('<div class="ba-sources ba-nearest"><div class="ba-sources-title">'
-              'Nearest passages (they do not answer the question)</div><ol>')]
-    for c in answer.citations:
-        parts.append(f'<li>{cite_button(c, turn, "ba-near")} '
-                     f'<span class="ba-src-label">{esc(c.display_label)}</span>'
-                     f'<span class="ba-src-excerpt">{esc(excerpt(c.text))}</span></li>')
-    parts.append("</ol></div>")
-    return parts
-
-
-def _sentence_html(s: Sentence, cites: dict[int, Citation], turn: int | None) -> str:
-    """One answer sentence with its [n] buttons, flagged when the paragraph does not support it."""
-    buttons = "".join(cite_button(cites[n], turn) for n in s.citations if n in cites)
-    if s.supported:
-        return f'<span class="ba-sent">{esc(s.text)} {buttons}</span>'
-    return ('<span class="ba-sent ba-unsupported" title="Not supported by the cited '
-            'paragraph: check the source before relying on it">'
-            f'<span class="ba-flag" aria-label="unsupported">⚠</span> {esc(s.text)} '
-            f'{buttons}</span>')
-
-
-def _sources_html(answer: Answer, turn: int | None) -> list[str]:
-    """The numbered sources list (none when nothing was cited)."""
-    if not answer.citations:
-        return []
-    parts = ['<div class="ba-sources"><div class="ba-sources-title">Sources</div><ol>']
-    for c in answer.citations:
-        flag = "" if c.supported else ' <span class="ba-flag">⚠ not supported</span>'
-        parts.append(f'<li>{cite_button(c, turn)} <span class="ba-src-label">'
-                     f'{esc(c.display_label)}</span>{flag}</li>')
-    parts.append("</ol></div>")
-    return parts
-
-
-def _body_html(answer: Answer, cites: dict[int, Citation], turn: int | None,
-               notes: list[str]) -> list[str]:
-    """The answer's sentences and sources list; adds a note to `notes` when a sentence is
-    unsupported. A refusal's sentences are introduced as what the brief does say."""
-    sentences = [_sentence_html(s, cites, turn) for s in answer.sentences]
-    lead = '<span class="ba-says">What the brief does say:</span> ' if answer.refused else ""
-    parts = [f'<p class="ba-sentences">{lead}{" ".join(sentences)}</p>']
-    if any(not s.supported for s in answer.sentences):
-        notes.append("Sentences marked ⚠ are not supported by the paragraph they cite.")
-    return parts + _sources_html(answer, turn)
+@dataclass
+class _ShortAnswer:
+    text: str
+    citation: Citation
 
 
 def render_answer(answer: Answer, turn: int | None = None) -> str:
     """An answer as one HTML block: each sentence with its [n] buttons (unsupported
     sentences flagged), then the sources list; refusals show REFUSAL and the nearest
     passages. ``data-text`` carries the plain answer text (escaped) for follow-ups."""
-    turn_attr = f' data-turn="{int(turn)}"' if turn is not None else ""
-    parts = [(f'<div class="ba-answer{" ba-refusal" if answer.refused else ""}"{turn_attr} '
-              f'data-text="{esc(answer.text)}">')]
+    cites = {c.n: c for c in answer.citations}
+    sentences = [_ShownSentence(s.text, s.supported, [cites[n] for n in s.citations if n in cites])
+                 for s in answer.sentences]
+    short = answer.short_answer
+    shown_short = (_ShortAnswer(short.text, cites[short.n])
+                   if short is not None and not answer.refused and short.n in cites else None)
     notes = list(answer.warnings)
-    cites = _citation_map(answer)
-    if answer.refused:
-        parts += _refusal_html(answer)
-    if answer.short_answer is not None and not answer.refused and answer.short_answer.n in cites:
-        c = cites[answer.short_answer.n]
-        parts.append(f'<p class="ba-short"><b>{esc(answer.short_answer.text)}</b> '
-                     f'{cite_button(c, turn)}</p>')
-    if answer.refused and not answer.sentences:
-        parts += _nearest_html(answer, turn)
-    else:
-        parts += _body_html(answer, cites, turn, notes)
-    for note in notes:
-        parts.append(f'<p class="ba-note">{esc(note)}</p>')
-    parts.append("</div>")
-    return "".join(parts)
+    if any(not s.supported for s in answer.sentences):
+        notes.append("Sentences marked ⚠ are not supported by the paragraph they cite.")
+    return _render("answer.html", answer=answer, turn=None if turn is None else int(turn),
+                   refusal_text=REFUSAL, sentences=sentences, short=shown_short, notes=notes)
 
 
 # -- the citation panel -----------------------------------------------------------------------
@@ -247,36 +218,34 @@ class Click:
     n: int | None = None
 
 
-def parse_click(payload: str | None) -> Click | None:
-    """The hidden textbox value written by the page's click handler: JSON
-    {"pid", "turn", "n", "t"} or a bare paragraph ID. Anything malformed gives None."""
-    payload = (payload or "").strip()
-    if not payload:
+def _as_int(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
         return None
-    if payload[0] in "{[":
+
+
+def parse_click(payload: str | dict | None) -> Click | None:
+    """What a click sent (untrusted): {"pid", "turn", "n"} as the panel event's data (a dict)
+    or as JSON, or a bare paragraph ID. Anything malformed gives None."""
+    if isinstance(payload, str):
+        payload = payload.strip()
+        if not payload:
+            return None
+        if payload[0] not in "{[":
+            return Click(payload)
         try:
-            data = json.loads(payload)
+            payload = json.loads(payload)
         except ValueError:
             return None
-        if not isinstance(data, dict):
-            return None
-        pid = str(data.get("pid") or "").strip()
-
-        def as_int(v):
-            try:
-                return int(v) if v not in (None, "") else None
-            except (TypeError, ValueError):
-                return None
-
-        return Click(pid, as_int(data.get("turn")), as_int(data.get("n"))) if pid else None
-    return Click(payload)
+    if not isinstance(payload, dict):
+        return None
+    pid = str(payload.get("pid") or "").strip()
+    return Click(pid, _as_int(payload.get("turn")), _as_int(payload.get("n"))) if pid else None
 
 
 def render_panel_placeholder() -> str:
-    return ('<div class="ba-panel ba-panel-empty"><div class="ba-panel-kicker">Sources</div>'
-            '<p>Click a citation such as <span class="ba-cite-sample">[1]</span> in an answer, '
-            'or a paragraph in the <b>Documents</b> tab, to read the paragraph it points to '
-            'here, with the sentence the answer rests on highlighted.</p></div>')
+    return _render("panel_placeholder.html")
 
 
 def _find(quote: str, text: str) -> re.Match | None:
@@ -292,8 +261,9 @@ def _find(quote: str, text: str) -> re.Match | None:
     return m
 
 
-def highlight(text: str, quotes: Iterable[str]) -> str:
-    """Escaped ``text`` with each quote found in it wrapped in <mark> (whitespace-tolerant)."""
+def highlight_segments(text: str, quotes: Iterable[str]) -> list[tuple[str, bool]]:
+    """``text`` cut into (segment, marked) pairs: each quote found in it is marked
+    (whitespace-tolerant; overlapping quotes merge)."""
     spans = [m.span() for q in dict.fromkeys(q.strip() for q in quotes if q and q.strip())
              if (m := _find(q, text))]
     spans.sort()
@@ -303,13 +273,12 @@ def highlight(text: str, quotes: Iterable[str]) -> str:
             merged[-1][1] = max(merged[-1][1], b)
         else:
             merged.append([a, b])
-    out, pos = [], 0
+    segments, pos = [], 0
     for a, b in merged:
-        out.append(esc(text[pos:a]))
-        out.append(f"<mark>{esc(text[a:b])}</mark>")
+        segments += [(text[pos:a], False), (text[a:b], True)]
         pos = b
-    out.append(esc(text[pos:]))
-    return "".join(out)
+    segments.append((text[pos:], False))
+    return segments
 
 
 def _footnotes(doc, para) -> list[tuple[str, str]]:
@@ -338,9 +307,17 @@ def render_injection_note(reasons: Sequence) -> str:
     """The warning on a paragraph flagged by ``assistant.corpus.injection``, with its reasons."""
     from assistant.corpus.injection import summary
 
-    items = "".join(f"<li>{esc(r.detail)}</li>" for r in reasons)
-    return (f'<div class="ba-banner ba-banner-warn ba-injection" role="note"><p>⚠ '
-            f'{esc(summary(reasons))}</p><ul>{items}</ul></div>')
+    return _render("injection_note.html", summary=summary(reasons), reasons=reasons)
+
+
+def _kicker(citation: Citation | None, quoted: bool) -> str:
+    """The panel's small title: which source of the answer this is, or a bare paragraph."""
+    if citation is None:
+        return "Paragraph"
+    n = int(citation.n)
+    if citation.supported:
+        return f"Source [{n}]"
+    return f"Source [{n}] — not supported" if quoted else f"Nearest passage [{n}]"
 
 
 def render_citation_panel(corpus, paragraph_id: str, citation: Citation | None = None,
@@ -350,54 +327,29 @@ def render_citation_panel(corpus, paragraph_id: str, citation: Citation | None =
     label, its footnotes, and a "show in context" block with the neighbouring paragraphs."""
     para = corpus.paragraph(paragraph_id) if paragraph_id else None
     if para is None:
-        return ('<div class="ba-panel ba-panel-missing"><div class="ba-panel-kicker">Source'
-                f'</div><p>No paragraph <code>{esc(paragraph_id)}</code> in the corpus. The '
-                'corpus may have changed since this answer; ask again.</p></div>')
+        return _render("panel_missing.html", paragraph_id=paragraph_id)
     doc = corpus.document(para.doc_id)
-    label = citation.display_label if citation else paragraph_label(corpus, para.id)
-    kicker = f"Source [{int(citation.n)}]" if citation else "Paragraph"
-    if citation is not None and not citation.supported:
-        kicker = (f"Nearest passage [{int(citation.n)}]" if not quotes
-                  else f"Source [{int(citation.n)}] — not supported")
     section = " › ".join(para.section[1:])  # the first heading is the document title
     meta = [("Document", doc.title), ("Section", section or "—"),
             ("Page", str(para.page) if para.page is not None else "—"),
             ("Kind", para.kind.value), ("Paragraph ID", para.id)]
-    parts = [f'<div class="ba-panel" data-panel-pid="{esc(para.id)}">',
-             f'<div class="ba-panel-kicker">{esc(kicker)}</div>',
-             f'<h3 class="ba-panel-label">{esc(label)}</h3>',
-             '<dl class="ba-panel-meta">']
-    for k, v in meta:
-        parts.append(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>")
-    parts.append("</dl>")
+    injection_summary = ""
     if para.injection:  # text addressed to a reader or a model: say so, above the text
-        parts.append(render_injection_note(para.injection))
-    parts.append(f'<blockquote class="ba-panel-text">{highlight(para.text, quotes)}</blockquote>')
-    cited_for = [t for t in dict.fromkeys(cited_for) if not _find(t, para.text)]
-    if cited_for:  # answer sentences not quoted verbatim from this paragraph
-        parts.append('<div class="ba-cited-for"><div class="ba-cited-for-title">Cited in the '
-                     'answer for</div><ul>' + "".join(f"<li>{esc(t)}</li>" for t in cited_for)
-                     + "</ul></div>")
-    for fn_label, fn_text in _footnotes(doc, para):
-        parts.append(f'<p class="ba-footnote"><span class="ba-footnote-label">Footnote '
-                     f'{esc(fn_label)}:</span> {esc(fn_text)}</p>')
-    lo, hi = max(0, para.position - context), para.position + context + 1
-    around = doc.paragraphs[lo:hi]
-    if len(around) > 1:
-        parts.append('<details class="ba-context" open><summary>Show in context</summary>'
-                     '<ol class="ba-context-list">')
-        for p in around:
-            current = p.id == para.id
-            cls = "ba-ctx ba-ctx-current" if current else "ba-ctx"
-            parts.append(
-                f'<li class="{cls}">{para_button(p.id, p.label, "Open " + p.label)}'
-                f'<div class="ba-ctx-text">{esc(p.text)}</div></li>')
-        parts.append("</ol></details>")
-    parts.append("</div>")
-    return "".join(parts)
+        from assistant.corpus.injection import summary
+
+        injection_summary = summary(para.injection)
+    return _render(
+        "panel.html", para=para, kicker=_kicker(citation, bool(quotes)),
+        label=citation.display_label if citation else paragraph_label(corpus, para.id),
+        meta=meta, injection_summary=injection_summary,
+        segments=highlight_segments(para.text, quotes),
+        # answer sentences not quoted verbatim from this paragraph
+        cited_for=[t for t in dict.fromkeys(cited_for) if not _find(t, para.text)],
+        footnotes=_footnotes(doc, para),
+        context=doc.paragraphs[max(0, para.position - context):para.position + context + 1])
 
 
-def panel_for_click(corpus, payload: str | None, turns: Sequence[Turn] = ()) -> str:
+def panel_for_click(corpus, payload: str | dict | None, turns: Sequence[Turn] = ()) -> str:
     """The panel for a click: the citation of answer ``turn`` numbered ``n`` when the
     session still has it (its label and quotes), else the paragraph on its own."""
     click = parse_click(payload)
@@ -417,62 +369,36 @@ def panel_for_click(corpus, payload: str | None, turns: Sequence[Turn] = ()) -> 
 
 
 # -- the Documents tab ------------------------------------------------------------------------
+def _index_state(status) -> str:
+    if status.fresh:
+        return "fresh"
+    return "stale" if status.manifest else "not built"
+
+
+def _document_state(doc, indexed: dict[str, dict]) -> str:
+    """Whether the index holds this document, with as many paragraphs as the corpus."""
+    info = indexed.get(doc.doc_id)
+    if info is None:
+        return "not indexed"
+    count = int(info.get("paragraphs", 0))
+    if int(info.get("paragraphs", -1)) == len(doc.paragraphs):
+        return f"indexed ({count} paragraphs)"
+    return f"index holds {count} paragraphs: rebuild"
+
+
 def render_documents(corpus, status=None, missing: Sequence[dict] = (), status_error: str = "") -> str:
     """Each document (title, kind, paragraph count, indexed or not) with its paragraphs as
     buttons that open them in the panel; index freshness; files still to be fetched."""
-    parts = ['<div class="ba-docs">']
     manifest = getattr(status, "manifest", None)
-    if status_error:
-        parts.append(f'<div class="ba-banner ba-banner-warn">Index: {esc(status_error)}</div>')
-    elif status is not None:
-        if status.fresh:
-            state = "fresh"
-            cls = "ba-banner-ok"
-        else:
-            state = "stale" if manifest else "not built"
-            cls = "ba-banner-warn"
-        parts.append(f'<div class="ba-banner {cls}"><b>Index: {esc(state)}</b>')
-        if manifest:
-            parts.append(f' — built {esc(manifest.built_at)}, version {esc(manifest.version)}, '
-                         f'{int(manifest.paragraph_count)} paragraphs in {int(manifest.chunk_count)} '
-                         f'chunks, model {esc(manifest.embedding_model)} ({esc(manifest.mode)} store).')
-        if status.reasons:
-            parts.append('<ul class="ba-reasons">' + "".join(
-                f"<li>{esc(r)}</li>" for r in status.reasons) + "</ul>")
-            parts.append('<div>Rebuild with <code>assistant index rebuild</code>.</div>')
-        parts.append("</div>")
-    for source in missing:
-        title = source.get("title") or source.get("short_title") or source.get("file")
-        parts.append(
-            f'<div class="ba-banner ba-banner-info"><b>{esc(source.get("file"))}</b> '
-            f'({esc(title)}) is not in the corpus: answers about the UN report come from the '
-            f'digest. To add it, run <code>assistant corpus fetch</code>, then '
-            f'<code>assistant index rebuild</code>.</div>')
     indexed = {d.get("doc_id"): d for d in (manifest.documents if manifest else [])}
-    for doc in corpus.documents:
-        info = indexed.get(doc.doc_id)
-        if info is None:
-            state = "not indexed"
-        elif int(info.get("paragraphs", -1)) == len(doc.paragraphs):
-            state = f"indexed ({int(info.get('paragraphs', 0))} paragraphs)"
-        else:
-            state = f"index holds {int(info.get('paragraphs', 0))} paragraphs: rebuild"
-        parts.append(
-            f'<details class="ba-doc" data-doc="{esc(doc.doc_id)}"><summary>'
-            f'<span class="ba-doc-title">{esc(doc.title)}</span>'
-            f'<span class="ba-doc-meta">{esc(doc.kind)} · {len(doc.paragraphs)} paragraphs · '
-            f'{esc(state)} · <code>{esc(doc.path)}</code></span></summary><ol class="ba-para-list">')
-        for p in doc.paragraphs:
-            parts.append(
-                f'<li class="ba-para-item ba-kind-{esc(p.kind.value)}">{para_button(p.id, p.label)}'
-                + ('<span class="ba-flag" title="Addressed to a reader or a model: open it to see '
-                   'why">⚠</span>' if p.injection else "")
-                + f'<span class="ba-para-excerpt">{esc(excerpt(p.text, 140))}</span></li>')
-        parts.append("</ol></details>")
-    for w in getattr(corpus, "warnings", []) or []:
-        parts.append(f'<div class="ba-banner ba-banner-warn">{esc(w)}</div>')
-    parts.append("</div>")
-    return "".join(parts)
+    return _render(
+        "documents.html", status=status, status_error=status_error, manifest=manifest,
+        index_state=_index_state(status) if status is not None else "",
+        missing=[{"file": s.get("file"),
+                  "title": s.get("title") or s.get("short_title") or s.get("file")}
+                 for s in missing],
+        documents=[(doc, _document_state(doc, indexed)) for doc in corpus.documents],
+        warnings=getattr(corpus, "warnings", []) or [])
 
 
 # -- export -----------------------------------------------------------------------------------
