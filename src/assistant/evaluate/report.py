@@ -235,7 +235,7 @@ def chart(results: dict, path: Path) -> None:
     import matplotlib  # matplotlib: ~0.5 s, for the report's chart only
 
     matplotlib.use("Agg")  # before pyplot is imported: no display here
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # (see above)
 
     types = list(results["by_type"])
     if not types:

@@ -24,13 +24,18 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
 
 from assistant.answer.types import Answer
 from assistant.config import Settings
+from assistant.corpus.fetch import pending
 from assistant.errors import AssistantError
 from assistant.query import plain_question
 from assistant.web import render
@@ -205,8 +210,6 @@ class ChatHandlers:
         """Where exports are written before Gradio copies them to its cache: inside Gradio's
         temp dir (private to the app when started by :func:`serve`)."""
         if self._export_dir is None:
-            from gradio.utils import get_upload_folder
-
             self._export_dir = Path(get_upload_folder()) / "brief-assistant-exports"
         self._export_dir.mkdir(parents=True, exist_ok=True)
         return self._export_dir
@@ -282,8 +285,6 @@ class ChatHandlers:
         return self.panel(evt._data, turns)
 
     def documents(self) -> str:
-        from assistant.corpus.fetch import pending
-
         status, error = None, ""
         try:
             status = self.assistant.status()
@@ -415,12 +416,8 @@ class _OwnFilesOnly:
 
     async def __call__(self, scope, receive, send):
         if scope.get("type") == "http":
-            from urllib.parse import unquote
-
             path = unquote(unquote(scope.get("path", ""))).lower().rstrip("/")
             if re.search(r"/file=\s*(https?:|//)", path) or re.search(r"(^|/)upload(_progress)?$", path):
-                from starlette.responses import PlainTextResponse
-
                 await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -432,8 +429,6 @@ def serve(assistant, host: str = "127.0.0.1", port: int = 7860,
     """Launch the chat. Loopback only unless ``host`` says otherwise (a warning is printed
     when it is reachable from other machines without ``auth``); never shared; no file paths
     beyond the app's own. ``block=False`` returns once the server is up (tests)."""
-    from starlette.middleware import Middleware
-
     if not os.environ.get("GRADIO_TEMP_DIR"):  # files this app creates, and only those
         os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="brief-assistant-gradio-")
     if not is_loopback(host) and not auth:

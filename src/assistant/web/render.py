@@ -28,7 +28,8 @@ import jinja2
 import markupsafe
 from jinja2.ext import Extension
 
-from assistant.answer.types import REFUSAL, Answer, Citation
+from assistant.answer.types import MAX_QUESTION_CHARS, REFUSAL, Answer, Citation
+from assistant.corpus.injection import summary as injection_summary
 
 PANEL_CONTEXT = 1  # neighbouring paragraphs shown on each side in "show in context"
 EXCERPT_CHARS = 160
@@ -147,8 +148,6 @@ def history_from_messages(messages: Iterable[dict]) -> list[dict]:
 # -- chat messages ----------------------------------------------------------------------------
 def render_question(question: str) -> str:
     """The user's message. An over-long question (it will be refused) is shown shortened."""
-    from assistant.answer.types import MAX_QUESTION_CHARS
-
     if len(question) > MAX_QUESTION_CHARS:
         return _render("question.html", question=excerpt(question, 300), length=len(question))
     return _render("question.html", question=question, length=None)
@@ -305,9 +304,7 @@ def paragraph_label(corpus, pid: str) -> str:
 
 def render_injection_note(reasons: Sequence) -> str:
     """The warning on a paragraph flagged by ``assistant.corpus.injection``, with its reasons."""
-    from assistant.corpus.injection import summary
-
-    return _render("injection_note.html", summary=summary(reasons), reasons=reasons)
+    return _render("injection_note.html", summary=injection_summary(reasons), reasons=reasons)
 
 
 def _kicker(citation: Citation | None, quoted: bool) -> str:
@@ -333,15 +330,13 @@ def render_citation_panel(corpus, paragraph_id: str, citation: Citation | None =
     meta = [("Document", doc.title), ("Section", section or "—"),
             ("Page", str(para.page) if para.page is not None else "—"),
             ("Kind", para.kind.value), ("Paragraph ID", para.id)]
-    injection_summary = ""
+    flagged = ""
     if para.injection:  # text addressed to a reader or a model: say so, above the text
-        from assistant.corpus.injection import summary
-
-        injection_summary = summary(para.injection)
+        flagged = injection_summary(para.injection)
     return _render(
         "panel.html", para=para, kicker=_kicker(citation, bool(quotes)),
         label=citation.display_label if citation else paragraph_label(corpus, para.id),
-        meta=meta, injection_summary=injection_summary,
+        meta=meta, injection_summary=flagged,
         segments=highlight_segments(para.text, quotes),
         # answer sentences not quoted verbatim from this paragraph
         cited_for=[t for t in dict.fromkeys(cited_for) if not _find(t, para.text)],
