@@ -276,12 +276,14 @@ class ChatHandlers:
     def panel(self, payload: str | dict | None, turns: list | None) -> str:
         try:
             return render.panel_for_click(self.assistant.corpus, payload, turns or [])
-        except Exception:
+        except Exception:  # never a traceback in the page: logged, and the reader told
             log.exception("rendering the panel failed")
             return render.render_error("This paragraph could not be shown.")
 
     def open_paragraph(self, turns: list | None, evt: gr.EventData) -> str:
         """The panel's "open_paragraph" event: the clicked button's {"pid", "turn", "n"}."""
+        # the raw payload, whatever the browser sent (EventData's attribute access assumes a
+        # dict); panel_for_click validates it
         return self.panel(evt._data, turns)
 
     def documents(self) -> str:
