@@ -128,6 +128,10 @@ NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", 
 _SUBQUESTION_SPLIT = re.compile(r"(?<=[?;])\s+|,\s+and\s+(?=(?:how|what|why|which|where|when|who)\b)",
                                 re.IGNORECASE)
 MORE_WORDS = frozenset(words("elaborate detail details expand"))
+# Sizes in question analysis (general English; set by hand on the dev split):
+DEFINITION_MAX_TERMS = 4  # "what is X?" with at most this many content terms asks for a definition
+SUBQUESTION_MIN_WORDS = 3  # a part split off at "?", ";" or ", and what" this long is a sub-question
+DOCUMENT_OTHER_TERMS = 1  # more content terms than this: about the content, not the document
 
 
 def _asks_more(words: set[str], followup: bool) -> bool:
@@ -185,7 +189,6 @@ class Query:
     vector: list[float] | None = None
     is_followup: bool = False
     more: bool = False  # "tell me more", "elaborate", "go into detail": the whole paragraph
-    wh: str = ""  # the question word, lower-cased ("" for imperatives)
 
     @property
     def about_document(self) -> bool:
@@ -428,7 +431,7 @@ def _asks_about_name(doc, wh, wh_word: str) -> bool:
 def _asks_definition(doc, wh, wh_word: str, content: list[str]) -> bool:
     """"What is the COVAX Facility?": a short what-is question without a verb."""
     return (wh_word == "what" and wh.head.lemma_ == "be" and not any(t.pos_ == "VERB" for t in doc)
-            and len(content) <= 4)
+            and len(content) <= DEFINITION_MAX_TERMS)
 
 
 def _single_type(doc, wh, wh_word: str, head, head_term: str | None, content: list[str]) -> AnswerType:
@@ -492,7 +495,7 @@ def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],
     # content beyond the document words asks about the content
     rest = [t for t in content if t not in DOCUMENT_NOUNS and t not in DOCUMENT_VERBS
             and t not in DOCUMENT_PROPERTIES]
-    if kinds and len(rest) > 1 and not (kinds & {Kind.CAPTION, Kind.FOOTNOTE}):
+    if kinds and len(rest) > DOCUMENT_OTHER_TERMS and not (kinds & {Kind.CAPTION, Kind.FOOTNOTE}):
         return frozenset()
     return kinds
 
@@ -562,7 +565,8 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
                   for t in terms(str(d.meta.get(k, "")))}
     attributed |= {t for d in documents for a in [*aliases(d.meta), d.short_title, d.kind]
                    for t in terms(str(a))}
-    parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
+    parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question)
+             if p and len(p.split()) >= SUBQUESTION_MIN_WORDS]
     return Query(
         question=question, resolved=resolved, doc=doc, terms=content, entities=entities,
         numbers=numbers(resolved), years=years(resolved), figures=figures(resolved),
@@ -572,5 +576,4 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
         subquestions=parts if len(parts) > 1 else [],
         vector=embed(resolved) if embed else None,
         is_followup=resolved != question,
-        more=_asks_more({t.lower_ for t in nlp_tokens(question, doc)}, resolved != question),
-        wh=wh.lower_ if wh is not None else "")
+        more=_asks_more({t.lower_ for t in nlp_tokens(question, doc)}, resolved != question))

@@ -26,16 +26,22 @@ RetrievalMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetrievalConfig:
-    mode: RetrievalMode = "hybrid"
+    """The retriever's knobs. Unless a comment says otherwise, a value was set by hand while
+    tuning on the dev split (the test split tunes nothing)."""
+
+    mode: RetrievalMode = "hybrid"  # ranks best in bench/retrieval.py (README, "Retrieval")
+    top_k: int = 8  # paragraphs a search returns (the answerer reads the first non-heading ones)
     k_each: int = 30  # chunks taken from each retriever before fusion
-    rrf_k: float = 60.0
-    w_dense: float = 1.0
-    w_bm25: float = 1.0
+    rrf_k: float = 60.0  # reciprocal rank fusion constant: the usual one (Cormack et al., 2009)
+    w_dense: float = 1.0  # weight of the dense ranking in the fusion (equal: plain RRF)
+    w_bm25: float = 1.0  # weight of the BM25 ranking in the fusion
     peripheral_weight: float = 0.35  # score multiplier for byline/caption/... on content questions
     meta_boost: float = 1.5  # ... and for them on questions about the document itself
     scope_boost: float = 1.5  # for paragraphs of the document a question names
+    per_named_document: int = 2  # best paragraphs of each named document moved into the top k
+    list_item_factor: float = 0.99  # an introduced list item's score: just below its introduction's
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:  # "hybird" must not silently run hybrid
@@ -103,8 +109,11 @@ class Retriever:
         return out
 
     # -- fusion -------------------------------------------------------------------------------
-    def search(self, query: Query, k: int = 8, docs: list[str] | None = None) -> list[Passage]:
+    def search(self, query: Query, k: int | None = None,
+               docs: list[str] | None = None) -> list[Passage]:
+        """The `k` best paragraphs (the configured `top_k` by default), of `docs` if given."""
         cfg = self.config
+        k = cfg.top_k if k is None else k
         vector = query.vector
         if vector is None and cfg.mode != "bm25":
             vector = self.embedder.query_vector(query.resolved)
@@ -127,7 +136,8 @@ class Retriever:
         dense_score = dict(dense)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         if len(query.scope) > 1:  # a question that names two documents gets both in the top k
-            ranked = _each_document_first(ranked, query.scope, self._paragraphs, k)
+            ranked = _each_document_first(ranked, query.scope, self._paragraphs, k,
+                                          cfg.per_named_document)
         ranked = self._with_list_items(ranked)[:k]
         return [self.passage(pid, score, dense_score.get(pid, 0.0)) for pid, score in ranked]
 
@@ -149,7 +159,7 @@ class Retriever:
                 if item.kind is not Kind.LIST_ITEM:
                     break
                 if item.id not in seen:
-                    out.append((item.id, score * 0.99))
+                    out.append((item.id, score * self.config.list_item_factor))
                     seen.add(item.id)
         return out
 
@@ -179,7 +189,7 @@ def short_reference(note: str) -> str:
 
 
 def _each_document_first(ranked: list[tuple[str, float]], doc_ids: list[str], paragraphs: dict,
-                         k: int, each: int = 2) -> list[tuple[str, float]]:
+                         k: int, each: int) -> list[tuple[str, float]]:
     """The `each` best paragraphs of every named document move into the top k (in score order)."""
     keep: list[tuple[str, float]] = []
     for doc_id in doc_ids:
