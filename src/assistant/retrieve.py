@@ -61,7 +61,7 @@ class Retriever:
                  nlp, config: RetrievalConfig | None = None):
         import bm25s
 
-        self.corpus, self.embedder, self.collection = corpus, embedder, collection
+        self.embedder, self.collection = embedder, collection
         self._chunk_count = collection.count()
         self.config = config or RetrievalConfig()
         self._paragraphs = {p.id: p for p in corpus.paragraphs}

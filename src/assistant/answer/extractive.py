@@ -110,15 +110,15 @@ class Draft:
 
 class ExtractiveAnswerer:
     def __init__(self, store: SentenceStore, corpus: CorpusNames, doc_context: dict[str, str],
-                 paragraphs: dict[str, Paragraph], passage: Callable[[str], Passage],
-                 config: AnswerConfig | None = None, nlp=None):
+                 paragraphs: dict[str, Paragraph], passage: Callable[[str], Passage], nlp,
+                 config: AnswerConfig | None = None):
         self.store = store
         self.corpus = corpus
         self.doc_context = doc_context  # doc_id -> title, author, publisher, aliases
         self.paragraphs = paragraphs  # paragraph_id -> Paragraph (for summaries)
         self.passage = passage  # paragraph_id -> Passage (for summaries)
         self.config = config or AnswerConfig()
-        self.nlp = nlp
+        self.nlp = nlp  # parses section titles (for the names they mention)
 
     # -- evidence ---------------------------------------------------------------------------
     def evidence(self, query: Query, passages: list[Passage]) -> Evidence:
@@ -231,7 +231,7 @@ class ExtractiveAnswerer:
     def _section_ents(self, section: str) -> list:
         cache = self.__dict__.setdefault("_sections", {})
         if section not in cache:
-            cache[section] = list(self.nlp(section).ents) if self.nlp is not None and section else []
+            cache[section] = list(self.nlp(section).ents) if section else []
         return cache[section]
 
     # -- answering ------------------------------------------------------------------------------

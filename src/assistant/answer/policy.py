@@ -292,7 +292,6 @@ def weak_evidence(ev: Evidence) -> Verdict | None:
 
 PRE_GENERATION: tuple[Check, ...] = (unknown_subject, off_topic, premise_mismatch, figure_not_bound)
 POLICY: tuple[Check, ...] = PRE_GENERATION + (subject_not_found, answer_type_absent, weak_evidence)
-CHECK_NAMES = tuple(c.__name__ for c in POLICY)
 
 
 def decide(ev: Evidence, checks: tuple[Check, ...] = POLICY) -> Verdict | None:
