@@ -190,12 +190,14 @@ def short_reference(note: str) -> str:
 
 def _each_document_first(ranked: list[tuple[str, float]], doc_ids: list[str], paragraphs: dict,
                          k: int, each: int) -> list[tuple[str, float]]:
-    """The `each` best paragraphs of every named document move into the top k (in score order)."""
+    """The `each` best paragraphs of every named document move into the top k (in score order;
+    equal scores stay in `ranked` order, whatever the string hash seed)."""
     keep: list[tuple[str, float]] = []
     for doc_id in doc_ids:
         keep += [r for r in ranked if paragraphs[r[0]].doc_id == doc_id][:each]
-    top = sorted(set(keep) | set(ranked[: max(0, k - len(set(keep)))]), key=lambda kv: -kv[1])
-    return top + [r for r in ranked if r not in top]
+    chosen = set(keep) | set(ranked[: max(0, k - len(set(keep)))])
+    top = [r for r in ranked if r in chosen]  # `ranked` is in score order already
+    return top + [r for r in ranked if r not in chosen]
 
 
 def _collapse(hits) -> list[tuple[str, float]]:
