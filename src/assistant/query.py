@@ -131,7 +131,7 @@ MORE_WORDS = frozenset(words("elaborate detail details expand"))
 _NUMBER_WORDS = frozenset(words("two three four five six seven eight"))  # "the three areas": a list
 # Sizes in question analysis (general English; set by hand on the dev split):
 DEFINITION_MAX_TERMS = 4  # "what is X?" with at most this many content terms asks for a definition
-SUBQUESTION_MIN_WORDS = 3  # a part split off at "?", ";" or ", and what" this long is a sub-question
+SUBQUESTION_MIN_WORDS = 3  # a part split off at "?", ";" or ", and what" this long: a sub-question
 DOCUMENT_OTHER_TERMS = 1  # more content terms than this: about the content, not the document
 
 
@@ -460,7 +460,7 @@ def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerT
     if wh_word == "when" or head_term in DATE_NOUNS:
         return AnswerType.DATE, None
     plural = head is not None and head.tag_ in ("NNS", "NNPS")
-    if _counted(doc, head) or (plural and wh_word in ("which", "what", "who", "")):  # "which countries …"
+    if _counted(doc, head) or (plural and wh_word in ("which", "what", "who", "")):  # "which areas …"
         return AnswerType.LIST, _noun_type(head_term)
     return _single_type(doc, wh, wh_word, head, head_term, content), None
 

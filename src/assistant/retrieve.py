@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from assistant.answer.evidence import numbers
+from assistant.answer.evidence import MIN_ACRONYM, numbers
 from assistant.answer.types import Passage
 from assistant.corpus.loader import Corpus
 from assistant.corpus.models import PERIPHERAL_KINDS, Kind
@@ -184,7 +184,7 @@ def short_reference(note: str) -> str:
         return note
     words, year = max(runs, key=lambda r: (bool(r[1]), len(r[0])))
     initials = "".join(w[0] for w in words.split() if w[0].isupper())
-    ref = f"{initials} {year}".strip() if len(initials) >= 2 else words
+    ref = f"{initials} {year}".strip() if len(initials) >= MIN_ACRONYM else words
     return f"{ref}, p. {page.group(1)}" if page else ref
 
 

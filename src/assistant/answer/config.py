@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class AnswerConfig:
+    """Passed to ``ExtractiveAnswerer``, which hands it to the policy on the ``Evidence``."""
+
     # -- evidence: which paragraphs are read -----------------------------------------------------
     max_passages: int = 6  # retrieved non-heading paragraphs whose sentences become candidates
     # paragraphs added when no retrieved one names the question's subject (half of max_passages)
@@ -49,20 +51,22 @@ class AnswerConfig:
     summary_lambda: float = 0.7  # MMR: centrality vs novelty
     summary_section_bonus: float = 0.1  # MMR gain for a section not used yet (spreads the picks)
 
-    # -- short answers (general English) ----------------------------------------------------------
+    # -- short answers ----------------------------------------------------------------------------
     lexical_decimals: int = 2  # lexical shares equal to this many decimals tie (nearness decides)
-    year_after_gap: int = 3  # tokens from a figure to the year it is for ("2.6 per cent in 2022")
+    # parse windows (general English)
+    year_after_gap: int = 3  # tokens between a figure and its year ("2.6 per cent in 2022": 1)
     words_near_reach: int = 3  # parse-tree edges within which a question word is near a span
     # tokens between two names read as one coordination ("X and former Liberian President Y")
     coordination_gap: int = 5
-    counted_noun_gap: int = 2  # tokens from a cardinal to the noun it counts ("45 million poor people")
+    counted_noun_gap: int = 2  # tokens between a cardinal and its noun ("45 million poor people": 1)
 
     # -- the refusal policy -----------------------------------------------------------------------
-    min_predicate: float = 0.6  # IDF-weighted share of the question's predicate a sentence must state
+    min_predicate: float = 0.6  # IDF-weighted share of the question's predicate a sentence states
     some_predicate: float = 0.3  # the share that counts as stating part of it (half of the above)
     premise_min_terms: int = 2  # predicate words stated before another subject refutes the premise
     off_topic_min_words: int = 2  # off topic: this many words or more, and none in the corpus
-    type_absent_lexical: float = 0.35  # lexical share that lets a typed unit answer without the predicate
+    # lexical share with which a unit of the expected type answers without stating the predicate
+    type_absent_lexical: float = 0.35
     # a directional verb and its nearest ancestors, this many tokens in all, are searched (with
     # their children) for a negation or hedge ("not", "unlikely") (general English)
     hedge_scope: int = 3

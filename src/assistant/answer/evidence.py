@@ -53,7 +53,8 @@ def with_acronyms(text: str) -> str:
     text = normalise(text)
     runs = _POSSESSIVE.sub(" ; ", text)  # a possessive ends a name: "WTO's Appellate Body"
     extra = [acronym(m.group(0)) for m in _CAPITALISED_RUN.finditer(runs)]
-    return _POSSESSIVE.sub("", text).lower() + " " + " ".join(a for a in extra if len(a) >= MIN_ACRONYM)
+    acronyms = " ".join(a for a in extra if len(a) >= MIN_ACRONYM)
+    return _POSSESSIVE.sub("", text).lower() + " " + acronyms
 
 
 def _found(name: str, haystack: str) -> bool:

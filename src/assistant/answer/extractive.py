@@ -126,8 +126,9 @@ class ExtractiveAnswerer:
         cands = self._candidates(query, passages)
         if query.entities and not any(c.names_ok for c in cands):
             # retrieval missed the paragraphs that name what the question is about: add them
+            retrieved = {p.paragraph_id for p in passages}
             extra = [self.passage(pid) for pid in self._naming(query)
-                     if pid not in {p.paragraph_id for p in passages}][: self.config.naming_passages]
+                     if pid not in retrieved][: self.config.naming_passages]
             if extra:
                 passages = passages + extra
                 cands = self._candidates(query, passages)
@@ -209,7 +210,8 @@ class ExtractiveAnswerer:
                 for e in q.entities) for ent in [*c.unit.span.ents, *self._section_ents(p.section)])
             in_reach = c.unit_numbers | (self._section_numbers(p) if year_context else set())
             c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
-            if q.figures and bound_to and len(bound_to & c.unit.terms) < cfg.measured_share * len(bound_to):
+            if (q.figures and bound_to
+                    and len(bound_to & c.unit.terms) < cfg.measured_share * len(bound_to)):
                 c.missing_numbers = tuple(sorted(set(c.missing_numbers) | q.figures | q.years))
             c.fits = fits(c.unit, q, self.store.paragraph_terms.get(p.paragraph_id, frozenset()),
                           measured, cfg)
@@ -685,7 +687,7 @@ def short_answer(q: Query, chosen: list[Candidate],
                             -len(s), s, c))
     if not options or (wanted_label and all(o[1] for o in options)):
         return None  # nothing of the kind asked ("what share" and no percentage): no short answer
-    *_, best, c = min(options, key=lambda o: o[:7])
+    *_, best, c = min(options, key=lambda o: o[:-2])  # by the ranks, not the span or unit
     offset = best.start_char - c.unit.span.start_char
     verbatim = c.unit.text[offset:offset + len(best.text)].strip(" ,;:()")
     if verbatim.endswith(("'s", "’s", "´s")):

@@ -51,7 +51,8 @@ def is_followup(question: str, history: list[dict]) -> bool:
     if _FOLLOWUP_START.search(question):
         return True
     own_terms = terms(question)
-    return len(own_terms) <= MAX_FOLLOWUP_TERMS and bool(_PRONOUN.search(question) or years(question))
+    short = len(own_terms) <= MAX_FOLLOWUP_TERMS
+    return short and bool(_PRONOUN.search(question) or years(question))
 
 
 def resolve(question: str, history: list[dict]) -> str:
