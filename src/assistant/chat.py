@@ -111,7 +111,7 @@ class Assistant:
             self._corpus = self._engine = None
         return report
 
-    def search(self, query: str, k: int = 8, doc: str | None = None) -> list[Passage]:
+    def search(self, query: str, k: int | None = None, doc: str | None = None) -> list[Passage]:
         with reading(self.settings.chroma_url):
             return self.engine.retriever.search(self.analyse(check_question(query)), k=k,
                                                 docs=self.corpus.select(doc))
@@ -137,7 +137,7 @@ class Assistant:
         t0 = time.perf_counter()
         with reading(self.settings.chroma_url):
             query = self.analyse(question, history, llm if history else None)
-            passages = engine.retriever.search(query, k=self.retrieval_config.answer_k, docs=docs)
+            passages = engine.retriever.search(query, docs=docs)
         t1 = time.perf_counter()
         answer = None
         if llm is not None:  # the policy's verdict on the question stands over the model's text

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from assistant.answer import followup
-from assistant.answer.evidence import figures, numbers, years
+from assistant.answer.evidence import figures, years
 from assistant.answer.types import MAX_QUESTION_CHARS
 from assistant.corpus.models import Kind
 from assistant.errors import QuestionError
@@ -128,12 +128,16 @@ NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", 
 _SUBQUESTION_SPLIT = re.compile(r"(?<=[?;])\s+|,\s+and\s+(?=(?:how|what|why|which|where|when|who)\b)",
                                 re.IGNORECASE)
 MORE_WORDS = frozenset(words("elaborate detail details expand"))
+_NUMBER_WORDS = frozenset(words("two three four five six seven eight"))  # "the three areas": a list
+# Sizes in question analysis (general English; set by hand on the dev split):
+DEFINITION_MAX_TERMS = 4  # "what is X?" with at most this many content terms asks for a definition
+SUBQUESTION_MIN_WORDS = 3  # a part split off at "?", ";" or ", and what" this long: a sub-question
+DOCUMENT_OTHER_TERMS = 1  # more content terms than this: about the content, not the document
 
 
 def _asks_more(words: set[str], followup: bool) -> bool:
     """"Elaborate", "go into detail", "tell me more", or "more" in a follow-up."""
     return bool(words & MORE_WORDS) or ("more" in words and (followup or "tell" in words))
-_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,6 @@ class Frame:
 class DocumentRef:
     doc_id: str
     aliases: tuple[str, ...]  # lower-cased names
-    kind: str
 
 
 @dataclass
@@ -170,12 +173,10 @@ class Query:
     doc: object  # spaCy Doc of `resolved`
     terms: list[str]  # content terms of the resolved question, document names removed
     entities: list[Entity]
-    numbers: set[str]
     years: set[str]
     figures: set[str]  # numbers that are not years or page references
     answer_type: AnswerType
     item_type: AnswerType | None = None  # for lists: the type of each item
-    list_size: int | None = None  # "the three areas" -> 3
     focus: tuple[str, ...] = ()  # terms of the wh-phrase head noun ("countries" -> countri)
     measured: tuple[str, ...] = ()  # common nouns a figure in the question is said to measure
     frames: list[Frame] = field(default_factory=list)
@@ -183,9 +184,7 @@ class Query:
     meta_kinds: frozenset[Kind] = frozenset()  # a question about the document: what answers it
     subquestions: list[str] = field(default_factory=list)
     vector: list[float] | None = None
-    is_followup: bool = False
     more: bool = False  # "tell me more", "elaborate", "go into detail": the whole paragraph
-    wh: str = ""  # the question word, lower-cased ("" for imperatives)
 
     @property
     def about_document(self) -> bool:
@@ -206,7 +205,7 @@ def aliases(meta: dict) -> list[str]:
 
 def document_refs(documents) -> list[DocumentRef]:
     """Names by which a question points at each document, from corpus metadata."""
-    refs = [DocumentRef("", CORPUS_NAMES, "")]  # the whole brief: a name, but no one document
+    refs = [DocumentRef("", CORPUS_NAMES)]  # the whole brief: a name, but no one document
     for d in documents:
         names = {a.lower() for a in aliases(d.meta)}
         names |= {str(d.short_title).lower(), str(d.kind).lower()}
@@ -215,7 +214,7 @@ def document_refs(documents) -> list[DocumentRef]:
             names |= {title, title.split(":")[0].strip()}
         if d.meta.get("author"):  # "the author" points at the document that has one
             names |= {"author", "writer"}
-        refs.append(DocumentRef(d.doc_id, tuple(sorted(n for n in names if n)), d.kind))
+        refs.append(DocumentRef(d.doc_id, tuple(sorted(n for n in names if n))))
     return refs
 
 
@@ -391,12 +390,9 @@ def _head_term(head) -> str | None:
     return measures[0] if measures and term not in MEASURE_NOUNS else term
 
 
-def _list_size(doc, head) -> int | None:
-    """The number word counting the head noun ("the three areas" -> 3), or None."""
-    if head is None:
-        return None
-    return next((_NUMBER_WORDS[t.lower_] for t in doc if t.lower_ in _NUMBER_WORDS and t.head == head),
-                None)
+def _counted(doc, head) -> bool:
+    """Does a number word count the head noun ("the three areas")?"""
+    return head is not None and any(t.lower_ in _NUMBER_WORDS and t.head == head for t in doc)
 
 
 def _asks_overview(content: list[str], wh_word: str, lemmas: set[str]) -> bool:
@@ -428,7 +424,7 @@ def _asks_about_name(doc, wh, wh_word: str) -> bool:
 def _asks_definition(doc, wh, wh_word: str, content: list[str]) -> bool:
     """"What is the COVAX Facility?": a short what-is question without a verb."""
     return (wh_word == "what" and wh.head.lemma_ == "be" and not any(t.pos_ == "VERB" for t in doc)
-            and len(content) <= 4)
+            and len(content) <= DEFINITION_MAX_TERMS)
 
 
 def _single_type(doc, wh, wh_word: str, head, head_term: str | None, content: list[str]) -> AnswerType:
@@ -448,26 +444,25 @@ def _single_type(doc, wh, wh_word: str, head, head_term: str | None, content: li
     return AnswerType.DESCRIPTION
 
 
-def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerType | None, int | None]:
-    """The expected answer type, the type of each item (for a list) and the list's size, from
-    the question word `wh`, the head noun of its phrase and the content terms. The checks run
-    from the most to the least specific: overview, reason, quantity, date, list, one item."""
+def _answer_type(doc, wh, head, content: list[str]) -> tuple[AnswerType, AnswerType | None]:
+    """The expected answer type and the type of each item (for a list), from the question word
+    `wh`, the head noun of its phrase and the content terms. The checks run from the most to the
+    least specific: overview, reason, quantity, date, list, one item."""
     wh_word = wh.lower_ if wh is not None else ""
     head_term = _head_term(head)
     lemmas = {term_of(t.lemma_) for t in doc} - {None}
     if _asks_overview(content, wh_word, lemmas):
-        return AnswerType.OVERVIEW, None, None
+        return AnswerType.OVERVIEW, None
     if _asks_reason(doc, wh_word, head_term, lemmas):
-        return AnswerType.REASON, None, None
+        return AnswerType.REASON, None
     if _asks_quantity(doc, wh, wh_word, head_term):
-        return AnswerType.QUANTITY, None, None
+        return AnswerType.QUANTITY, None
     if wh_word == "when" or head_term in DATE_NOUNS:
-        return AnswerType.DATE, None, None
-    size = _list_size(doc, head)
+        return AnswerType.DATE, None
     plural = head is not None and head.tag_ in ("NNS", "NNPS")
-    if size or (plural and wh_word in ("which", "what", "who", "")):  # "which countries …"
-        return AnswerType.LIST, _noun_type(head_term), size
-    return _single_type(doc, wh, wh_word, head, head_term, content), None, None
+    if _counted(doc, head) or (plural and wh_word in ("which", "what", "who", "")):  # "which areas …"
+        return AnswerType.LIST, _noun_type(head_term)
+    return _single_type(doc, wh, wh_word, head, head_term, content), None
 
 
 def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],
@@ -492,7 +487,7 @@ def _document_kinds(doc, wh, head, content: list[str], entities: list[Entity],
     # content beyond the document words asks about the content
     rest = [t for t in content if t not in DOCUMENT_NOUNS and t not in DOCUMENT_VERBS
             and t not in DOCUMENT_PROPERTIES]
-    if kinds and len(rest) > 1 and not (kinds & {Kind.CAPTION, Kind.FOOTNOTE}):
+    if kinds and len(rest) > DOCUMENT_OTHER_TERMS and not (kinds & {Kind.CAPTION, Kind.FOOTNOTE}):
         return frozenset()
     return kinds
 
@@ -542,7 +537,7 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
         _wh(first.as_doc()) if len(list(doc.sents)) > 1 else (wh, head)), first_content,
         entities, authors, referenced=bool(spans))
     if meta:  # the span a question about the document wants: the author's name, the date
-        atype, size = AnswerType.DOCUMENT, None
+        atype = AnswerType.DOCUMENT
         entities = [e for e in entities if e.start < first.end]  # the rest is context
         item = {"who": AnswerType.PERSON, "whom": AnswerType.PERSON, "when": AnswerType.DATE}.get(
             wh.lower_ if wh is not None else "")
@@ -552,7 +547,7 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
         if head_term in DOCUMENT_ITEMS:  # "who is the publisher?" wants an organisation
             item = DOCUMENT_ITEMS[head_term]
     else:
-        atype, item, size = _answer_type(doc, wh, head, content)
+        atype, item = _answer_type(doc, wh, head, content)
     names = {t for e in entities for t in e.terms}
     measured = tuple(dict.fromkeys(
         x for t in doc if t.pos_ == "NOUN" and t.i not in inside
@@ -562,15 +557,13 @@ def analyse(question: str, history: list[dict] | None, nlp, documents=(),
                   for t in terms(str(d.meta.get(k, "")))}
     attributed |= {t for d in documents for a in [*aliases(d.meta), d.short_title, d.kind]
                    for t in terms(str(a))}
-    parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question) if p and len(p.split()) >= 3]
+    parts = [p.strip() for p in _SUBQUESTION_SPLIT.split(question)
+             if p and len(p.split()) >= SUBQUESTION_MIN_WORDS]
     return Query(
         question=question, resolved=resolved, doc=doc, terms=content, entities=entities,
-        numbers=numbers(resolved), years=years(resolved), figures=figures(resolved),
-        answer_type=atype, item_type=item, list_size=size,
+        years=years(resolved), figures=figures(resolved), answer_type=atype, item_type=item,
         focus=tuple(token_terms([head])) if head is not None else (), measured=measured,
         frames=_frames(doc, attributed), scope=scope, meta_kinds=meta,
         subquestions=parts if len(parts) > 1 else [],
         vector=embed(resolved) if embed else None,
-        is_followup=resolved != question,
-        more=_asks_more({t.lower_ for t in nlp_tokens(question, doc)}, resolved != question),
-        wh=wh.lower_ if wh is not None else "")
+        more=_asks_more({t.lower_ for t in nlp_tokens(question, doc)}, resolved != question))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from assistant.answer.evidence import numbers
+from assistant.answer.evidence import MIN_ACRONYM, numbers
 from assistant.answer.types import Passage
 from assistant.corpus.loader import Corpus
 from assistant.corpus.models import PERIPHERAL_KINDS, Kind
@@ -26,19 +26,24 @@ RetrievalMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetrievalConfig:
-    mode: RetrievalMode = "hybrid"
+    """The retriever's knobs. Unless a comment says otherwise, a value was set by hand while
+    tuning on the dev split (the test split tunes nothing)."""
+
+    mode: RetrievalMode = "hybrid"  # ranks best in bench/retrieval.py (README, "Retrieval")
+    # paragraphs a search returns: the answerer reads the first non-heading ones, a refusal
+    # shows the nearest, an LLM gets them all as its data
+    top_k: int = 8
     k_each: int = 30  # chunks taken from each retriever before fusion
-    rrf_k: float = 60.0
-    w_dense: float = 1.0
-    w_bm25: float = 1.0
+    rrf_k: float = 60.0  # reciprocal rank fusion constant: the usual one (Cormack et al., 2009)
+    w_dense: float = 1.0  # weight of the dense ranking in the fusion (equal: plain RRF)
+    w_bm25: float = 1.0  # weight of the BM25 ranking in the fusion
     peripheral_weight: float = 0.35  # score multiplier for byline/caption/... on content questions
     meta_boost: float = 1.5  # ... and for them on questions about the document itself
     scope_boost: float = 1.5  # for paragraphs of the document a question names
-    # Paragraphs retrieved for an answer. The answerer reads at most ExtractiveConfig's
-    # max_passages of them; the rest back the "nearest passages" of a refusal and the LLM's data.
-    answer_k: int = 8
+    per_named_document: int = 2  # best paragraphs of each named document moved into the top k
+    list_item_factor: float = 0.99  # an introduced list item's score: just below its introduction's
 
     def __post_init__(self) -> None:
         if self.mode not in RETRIEVAL_MODES:  # "hybird" must not silently run hybrid
@@ -56,9 +61,9 @@ class Retriever:
 
     def __init__(self, corpus: Corpus, collection, embedder: Embedder, sentences: SentenceStore,
                  nlp, config: RetrievalConfig | None = None):
-        import bm25s
+        import bm25s  # bm25s (and scipy): ~0.3 s, for answering only, never on `index status`
 
-        self.corpus, self.embedder, self.collection = corpus, embedder, collection
+        self.embedder, self.collection = embedder, collection
         self._chunk_count = collection.count()
         self.config = config or RetrievalConfig()
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
@@ -106,8 +111,11 @@ class Retriever:
         return out
 
     # -- fusion -------------------------------------------------------------------------------
-    def search(self, query: Query, k: int = 8, docs: list[str] | None = None) -> list[Passage]:
+    def search(self, query: Query, k: int | None = None,
+               docs: list[str] | None = None) -> list[Passage]:
+        """The `k` best paragraphs (the configured `top_k` by default), of `docs` if given."""
         cfg = self.config
+        k = cfg.top_k if k is None else k
         vector = query.vector
         if vector is None and cfg.mode != "bm25":
             vector = self.embedder.query_vector(query.resolved)
@@ -130,7 +138,8 @@ class Retriever:
         dense_score = dict(dense)
         ranked = sorted(fused.items(), key=lambda kv: -kv[1])
         if len(query.scope) > 1:  # a question that names two documents gets both in the top k
-            ranked = _each_document_first(ranked, query.scope, self._paragraphs, k)
+            ranked = _each_document_first(ranked, query.scope, self._paragraphs, k,
+                                          cfg.per_named_document)
         ranked = self._with_list_items(ranked)[:k]
         return [self.passage(pid, score, dense_score.get(pid, 0.0)) for pid, score in ranked]
 
@@ -152,7 +161,7 @@ class Retriever:
                 if item.kind is not Kind.LIST_ITEM:
                     break
                 if item.id not in seen:
-                    out.append((item.id, score * 0.99))
+                    out.append((item.id, score * self.config.list_item_factor))
                     seen.add(item.id)
         return out
 
@@ -177,18 +186,20 @@ def short_reference(note: str) -> str:
         return note
     words, year = max(runs, key=lambda r: (bool(r[1]), len(r[0])))
     initials = "".join(w[0] for w in words.split() if w[0].isupper())
-    ref = f"{initials} {year}".strip() if len(initials) >= 2 else words
+    ref = f"{initials} {year}".strip() if len(initials) >= MIN_ACRONYM else words
     return f"{ref}, p. {page.group(1)}" if page else ref
 
 
 def _each_document_first(ranked: list[tuple[str, float]], doc_ids: list[str], paragraphs: dict,
-                         k: int, each: int = 2) -> list[tuple[str, float]]:
-    """The `each` best paragraphs of every named document move into the top k (in score order)."""
+                         k: int, each: int) -> list[tuple[str, float]]:
+    """The `each` best paragraphs of every named document move into the top k (in score order;
+    equal scores stay in `ranked` order, whatever the string hash seed)."""
     keep: list[tuple[str, float]] = []
     for doc_id in doc_ids:
         keep += [r for r in ranked if paragraphs[r[0]].doc_id == doc_id][:each]
-    top = sorted(set(keep) | set(ranked[: max(0, k - len(set(keep)))]), key=lambda kv: -kv[1])
-    return top + [r for r in ranked if r not in top]
+    chosen = set(keep) | set(ranked[: max(0, k - len(set(keep)))])
+    top = [r for r in ranked if r in chosen]  # `ranked` is in score order already
+    return top + [r for r in ranked if r not in chosen]
 
 
 def _collapse(hits) -> list[tuple[str, float]]:

@@ -115,9 +115,9 @@ def test_weak_evidence_model_is_fitted_and_documented():
 
 
 def test_checks_run_in_the_documented_order():
-    assert policy.CHECK_NAMES == ("unknown_subject", "off_topic", "premise_mismatch",
-                                  "figure_not_bound", "subject_not_found", "answer_type_absent",
-                                  "weak_evidence")
+    assert tuple(c.__name__ for c in policy.POLICY) == (
+        "unknown_subject", "off_topic", "premise_mismatch", "figure_not_bound",
+        "subject_not_found", "answer_type_absent", "weak_evidence")
     assert policy.PRE_GENERATION == policy.POLICY[:4]
 
 

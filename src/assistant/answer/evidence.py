@@ -13,6 +13,11 @@ _NUMBER = re.compile(r"(?<![\w-])(?<!\d\.)(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![
 _PAGE_REF = re.compile(r"\b(?:pp?\.|page)\s*(\d+)", re.IGNORECASE)
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|and\s+|the\s+|for\s+)*[A-Z][a-z]+)+")
 _POSSESSIVE = re.compile(r"'s\b|(?<=s)'(?=\s)")
+# Sizes (general English):
+MIN_ACRONYM = 2  # letters of the shortest acronym ("UN", "US")
+MIN_ROOT = 4  # letters of the shorter of a name and its adjective, and of the prefix they share
+MAX_SUFFIX_DIFFERENCE = 3  # their lengths differ by at most this ("america"/"american")
+ROOT_SLACK = 2  # letters of the shorter word that may differ at its end ("mexic-o"/"mexic-an")
 
 
 def numbers(text: str) -> set[str]:
@@ -48,14 +53,15 @@ def with_acronyms(text: str) -> str:
     text = normalise(text)
     runs = _POSSESSIVE.sub(" ; ", text)  # a possessive ends a name: "WTO's Appellate Body"
     extra = [acronym(m.group(0)) for m in _CAPITALISED_RUN.finditer(runs)]
-    return _POSSESSIVE.sub("", text).lower() + " " + " ".join(a for a in extra if len(a) >= 2)
+    acronyms = " ".join(a for a in extra if len(a) >= MIN_ACRONYM)
+    return _POSSESSIVE.sub("", text).lower() + " " + acronyms
 
 
 def _found(name: str, haystack: str) -> bool:
     if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", haystack):
         return True
     initials = acronym(name.title()) if " " in name else ""
-    return len(initials) >= 2 and re.search(rf"\b{initials}\b", haystack) is not None
+    return len(initials) >= MIN_ACRONYM and re.search(rf"\b{initials}\b", haystack) is not None
 
 
 def mentions(name: str, text_with_acronyms: str) -> bool:
@@ -88,7 +94,7 @@ def binds(entity, text_with_acronyms: str, words: frozenset[str] | set[str]) -> 
 def _same_root(a: str, b: str) -> bool:
     """A name and its adjective: "american"/"america", "mexican"/"mexico", "chinese"/"china"."""
     short = min(len(a), len(b))
-    if short < 4 or abs(len(a) - len(b)) > 3:
+    if short < MIN_ROOT or abs(len(a) - len(b)) > MAX_SUFFIX_DIFFERENCE:
         return False
     common = len(os.path.commonprefix([a, b]))
-    return common >= max(4, short - 2)
+    return common >= max(MIN_ROOT, short - ROOT_SLACK)

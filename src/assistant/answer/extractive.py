@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.answer.config import AnswerConfig
 from assistant.answer.evidence import binds, figures, mentions, numbers, with_acronyms, years
-from assistant.answer.policy import MIN_PREDICATE, EvidenceModel, Verdict, decide
+from assistant.answer.policy import Verdict, decide
 from assistant.answer.types import Passage, Refusal, Sentence
 from assistant.corpus.models import Paragraph
 from assistant.index.sentences import SentenceStore, Unit
@@ -34,23 +35,6 @@ CAUSAL_LEMMAS = frozenset(stem(w) for w in words(
                           "because cause due result consequence reason lead drive owe thanks "
                           "hence therefore trigger fuel"))
 OTHER_NAME_LABELS = frozenset({"GPE", "LOC", "NORP", "ORG", "PERSON"})
-
-
-@dataclass
-class ExtractiveConfig:
-    max_passages: int = 6
-    max_sentences: int = 3
-    max_sentences_list: int = 6
-    keep_ratio: float = 0.6  # further sentences kept when within this ratio of the best (dev: 0.8 -> 0.6 raised key facts 0.794 -> 0.817)
-    w_semantic: float = 0.55
-    w_lexical: float = 0.45
-    w_rank: float = 0.06
-    type_bonus: float = 0.06  # a unit holding a span of the expected answer type
-    meta_bonus: float = 0.25  # a byline/metadata/caption unit on a question about the document
-    context_share: float = 0.35  # weight of the unit's paragraph in its score
-    duplicate_cosine: float = 0.93
-    summary_sentences: int = 3  # per document, for overview questions
-    summary_lambda: float = 0.7  # MMR: centrality vs novelty
 
 
 class CorpusNames:
@@ -94,7 +78,7 @@ class Evidence:
     candidates: list[Candidate]
     passages: list[Passage]
     corpus: CorpusNames
-    model: EvidenceModel | None = None
+    config: AnswerConfig = field(default_factory=AnswerConfig)
 
     def features(self) -> dict[str, float]:
         """Evidence features for the weak-evidence model (of the best bound candidate)."""
@@ -118,7 +102,6 @@ class Draft:
     refusal: Refusal | None = None
     short: tuple[str, int] | None = None  # (verbatim span, passage index)
     passages: list[Passage] = field(default_factory=list)
-    features: dict[str, float] = field(default_factory=dict)
 
     @property
     def refused(self) -> bool:
@@ -126,20 +109,16 @@ class Draft:
 
 
 class ExtractiveAnswerer:
-    name = "extractive"
-
     def __init__(self, store: SentenceStore, corpus: CorpusNames, doc_context: dict[str, str],
-                 paragraphs: dict[str, Paragraph], passage: Callable[[str], Passage],
-                 config: ExtractiveConfig | None = None, model: EvidenceModel | None = None,
-                 nlp=None):
+                 paragraphs: dict[str, Paragraph], passage: Callable[[str], Passage], nlp,
+                 config: AnswerConfig | None = None):
         self.store = store
         self.corpus = corpus
         self.doc_context = doc_context  # doc_id -> title, author, publisher, aliases
         self.paragraphs = paragraphs  # paragraph_id -> Paragraph (for summaries)
         self.passage = passage  # paragraph_id -> Passage (for summaries)
-        self.config = config or ExtractiveConfig()
-        self.model = model
-        self.nlp = nlp
+        self.config = config or AnswerConfig()
+        self.nlp = nlp  # parses section titles (for the names they mention)
 
     # -- evidence ---------------------------------------------------------------------------
     def evidence(self, query: Query, passages: list[Passage]) -> Evidence:
@@ -147,12 +126,13 @@ class ExtractiveAnswerer:
         cands = self._candidates(query, passages)
         if query.entities and not any(c.names_ok for c in cands):
             # retrieval missed the paragraphs that name what the question is about: add them
+            retrieved = {p.paragraph_id for p in passages}
             extra = [self.passage(pid) for pid in self._naming(query)
-                     if pid not in {p.paragraph_id for p in passages}][: self.config.max_passages // 2]
+                     if pid not in retrieved][: self.config.naming_passages]
             if extra:
                 passages = passages + extra
                 cands = self._candidates(query, passages)
-        return Evidence(query, cands, passages, self.corpus, self.model)
+        return Evidence(query, cands, passages, self.corpus, self.config)
 
     def _candidates(self, query: Query, passages: list[Passage]) -> list[Candidate]:
         cands = [Candidate(u, i) for i, p in enumerate(passages)
@@ -197,9 +177,9 @@ class ExtractiveAnswerer:
         # a description ("why did X collapse in 2020?"), or when years are compared, its
         # section is enough
         year_context = len(q.years) >= 2 or not (q.figures or q.answer_type is AnswerType.QUANTITY)
-        # nouns a quantity must be about: the specific ones (in at most a sixth of the paragraphs;
-        # "economy" says little, "poverty" a lot)
-        specific = math.log(1 + 6)
+        # nouns a quantity must be about: the specific ones (idf = log(1 + N / df), so at most
+        # one paragraph in `specific_rarity` uses them)
+        specific = math.log(1 + cfg.specific_rarity)
         vocabulary = self.store.vocabulary  # a word the corpus never uses cannot be required
         measured = {t for t in q.measured if idf(t) >= specific and t in vocabulary} - set(q.focus)
         # a figure is bound when its sentence also names (half of) what the question says it
@@ -230,10 +210,11 @@ class ExtractiveAnswerer:
                 for e in q.entities) for ent in [*c.unit.span.ents, *self._section_ents(p.section)])
             in_reach = c.unit_numbers | (self._section_numbers(p) if year_context else set())
             c.missing_numbers = tuple(sorted((q.figures - c.unit_numbers) | (q.years - in_reach)))
-            if q.figures and bound_to and 2 * len(bound_to & c.unit.terms) < len(bound_to):
+            if (q.figures and bound_to
+                    and len(bound_to & c.unit.terms) < cfg.measured_share * len(bound_to)):
                 c.missing_numbers = tuple(sorted(set(c.missing_numbers) | q.figures | q.years))
             c.fits = fits(c.unit, q, self.store.paragraph_terms.get(p.paragraph_id, frozenset()),
-                          measured)
+                          measured, cfg)
             c.score = (cfg.w_semantic * c.semantic + cfg.w_lexical * c.lexical
                        + cfg.w_rank / (1 + c.passage_index) + (cfg.type_bonus if c.fits else 0.0))
             if q.about_document and p.kind in {k.value for k in q.meta_kinds}:
@@ -252,7 +233,7 @@ class ExtractiveAnswerer:
     def _section_ents(self, section: str) -> list:
         cache = self.__dict__.setdefault("_sections", {})
         if section not in cache:
-            cache[section] = list(self.nlp(section).ents) if self.nlp is not None and section else []
+            cache[section] = list(self.nlp(section).ents) if section else []
         return cache[section]
 
     # -- answering ------------------------------------------------------------------------------
@@ -263,7 +244,7 @@ class ExtractiveAnswerer:
         if query.answer_type is AnswerType.OVERVIEW:
             return self.summary(query, ev, docs)
         verdict: Verdict | None = decide(ev)
-        draft = Draft(passages=ev.passages, features=ev.features())
+        draft = Draft(passages=ev.passages)
         if verdict is not None:
             draft.refusal = verdict.refusal
             draft.sentences = [(c, [c.passage_index]) for c in verdict.correction]
@@ -273,7 +254,7 @@ class ExtractiveAnswerer:
             draft.refusal = Refusal("subject_not_found", "no retrieved sentence answers this")
             return draft
         draft.sentences = [(c, [c.passage_index] + _corroborating(c, ev)) for c in chosen]
-        draft.short = short_answer(query, chosen)
+        draft.short = short_answer(query, chosen, self.config)
         return draft
 
     def _choose(self, q: Query, ev: Evidence) -> list[Candidate]:
@@ -288,7 +269,7 @@ class ExtractiveAnswerer:
         best = usable[0]
         extra = _subquestion_picks(q, pool, best)
         extra += _document_picks(q, ev, pool, best, [best, *extra])
-        extra += _name_picks(q, pool, best, [best, *extra])
+        extra += _name_picks(q, ev, pool, best, [best, *extra])
         chosen = [best, *(c for c in extra if c is not best)]
         if q.more:  # asked to elaborate: the whole of the best paragraph, in order
             chosen += [c for c in ev.candidates if c.passage_index == best.passage_index and c not in chosen]
@@ -296,8 +277,8 @@ class ExtractiveAnswerer:
 
     # -- overview ---------------------------------------------------------------------------------
     def summary(self, q: Query, ev: Evidence, only: list[str] | None = None) -> Draft:
-        """3 sentences per document (the named one, or each), central and diverse: MMR over the
-        unit vectors, preferring a section not yet used."""
+        """`summary_sentences` per document (the named one, or each), central and diverse: MMR
+        over the unit vectors, preferring a section not yet used."""
         cfg = self.config
         docs = q.scope or list(dict.fromkeys(p.doc_id for p in self.paragraphs.values()))
         if only:  # the document filter wins; the named documents within it
@@ -315,7 +296,7 @@ class ExtractiveAnswerer:
             centrality = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
             section_of = [self.paragraphs[u.paragraph_id].section for u in units]
             picked = mmr_select(vectors, centrality, section_of, cfg.summary_sentences,
-                                cfg.summary_lambda)
+                                cfg.summary_lambda, cfg.summary_section_bonus)
             for i in sorted(picked, key=lambda i: (self.paragraphs[units[i].paragraph_id].position,
                                                    units[i].position)):
                 passage = self.passage(units[i].paragraph_id)
@@ -327,7 +308,7 @@ class ExtractiveAnswerer:
 
 
 def mmr_select(vectors: np.ndarray, centrality: np.ndarray, sections: list, n: int,
-               lam: float, new_section_bonus: float = 0.1) -> list[int]:
+               lam: float, new_section_bonus: float) -> list[int]:
     """Maximal marginal relevance: central sentences that repeat little of those already
     picked, preferring a section not yet used."""
     picked: list[int] = []
@@ -371,7 +352,7 @@ def _preferred(q: Query, ev: Evidence, usable: list[Candidate]) -> list[Candidat
                 and (not q.scope or ev.passages[c.passage_index].doc_id in q.scope)]
         usable = meta or usable
     if q.answer_type in TYPED_ANSWERS:
-        typed = [c for c in usable if c.fits and c.pred >= MIN_PREDICATE / 2]
+        typed = [c for c in usable if c.fits and c.pred >= ev.config.some_predicate]
         usable = typed or usable
     return sorted(usable, key=lambda c: -c.score)
 
@@ -392,7 +373,7 @@ def _subquestion_picks(q: Query, pool: list[Candidate], best: Candidate) -> list
 def _document_picks(q: Query, ev: Evidence, pool: list[Candidate], best: Candidate,
                     taken: list[Candidate]) -> list[Candidate]:
     """A question that names two documents hears from both: the best unit of each named
-    document not yet among `taken`, if it scores at least half the best."""
+    document not yet among `taken`, if it scores at least `companion_ratio` of the best."""
     picks: list[Candidate] = []
     if len(q.scope) <= 1:
         return picks
@@ -400,26 +381,26 @@ def _document_picks(q: Query, ev: Evidence, pool: list[Candidate], best: Candida
         if any(ev.passages[c.passage_index].doc_id == doc_id for c in taken + picks):
             continue
         pick = next((c for c in pool if ev.passages[c.passage_index].doc_id == doc_id), None)
-        if pick is not None and pick.score >= best.score * 0.5:
+        if pick is not None and pick.score >= best.score * ev.config.companion_ratio:
             picks.append(pick)
     return picks
 
 
-def _name_picks(q: Query, pool: list[Candidate], best: Candidate,
+def _name_picks(q: Query, ev: Evidence, pool: list[Candidate], best: Candidate,
                 taken: list[Candidate]) -> list[Candidate]:
     """"X and Y": each of the alternative names gets its best fitting unit (two when the
-    question has several years), if it scores at least half the best."""
+    question has several years), if it scores at least `companion_ratio` of the best."""
     picks: list[Candidate] = []
     alternatives = [e for e in q.entities if sum(o.group == e.group for o in q.entities) > 1]
     for e in alternatives:
         own = [c for c in pool if e.text not in c.missing_names and c.fits]
         for c in own[:1 + (len(q.years) > 1)]:
-            if c not in taken + picks and c.score >= best.score * 0.5:
+            if c not in taken + picks and c.score >= best.score * ev.config.companion_ratio:
                 picks.append(c)
     return picks
 
 
-def _with_close(cfg: ExtractiveConfig, q: Query, usable: list[Candidate],
+def _with_close(cfg: AnswerConfig, q: Query, usable: list[Candidate],
                 chosen: list[Candidate]) -> list[Candidate]:
     """`chosen` and, up to the sentence limit (higher for a list), further units of `usable`
     (best first) that score within `keep_ratio` of the best and repeat none of those chosen."""
@@ -454,10 +435,11 @@ def expected_type(q: Query) -> AnswerType | None:
     return q.answer_type
 
 
-def typed_spans(unit: Unit, q: Query) -> list:
+def typed_spans(unit: Unit, q: Query, cfg: AnswerConfig | None = None) -> list:
     """Spans of the unit whose type fits the expected answer type; spans that repeat the
     question's own names or numbers are left out. Coordinated names ("Helen Clark and ...
     Ellen Johnson-Sirleaf") come as one span."""
+    cfg = cfg or AnswerConfig()
     span = unit.span
     own = _question_spans(q)
     atype = expected_type(q)
@@ -479,13 +461,13 @@ def typed_spans(unit: Unit, q: Query) -> list:
             ent = _from_first_number(ent)
             if ent is None or not figures(ent.text) or (numbers(ent.text) <= (q.years | q.figures)):
                 continue
-            ent = _with_counted_noun(ent)
+            ent = _with_counted_noun(ent, cfg.counted_noun_gap)
         if atype is AnswerType.DATE and ((years(ent.text) & q.years and len(ent) == 1)
                                          or not any(t.pos_ in ("NOUN", "PROPN", "NUM") for t in ent)):
             continue  # the year asked about, or "monthly": not a date
         out.append(ent)
     if atype in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
-        out = _coordinated(out)
+        out = _coordinated(out, cfg.coordination_gap)
     return out
 
 
@@ -501,8 +483,9 @@ def _hyphen_joined(ent):
     return Span(doc, ent.start, end, label=ent.label_)
 
 
-def _coordinated(ents: list) -> list:
-    """Entities joined by a coordination ("X and Y") become one span from the first to the last."""
+def _coordinated(ents: list, gap: int) -> list:
+    """Entities joined by a coordination ("X and Y", at most `gap` tokens apart) become one
+    span from the first to the last."""
     if len(ents) < 2:
         return ents
     doc = ents[0].doc
@@ -510,7 +493,7 @@ def _coordinated(ents: list) -> list:
     for e in ents[1:]:
         between = doc[group[-1].end:e.start]
         # only "and"/"or"/commas and modifiers of the next name ("and former Liberian President")
-        if len(between) <= 5 and any(t.lower_ in ("and", "or", ",") for t in between) and all(
+        if len(between) <= gap and any(t.lower_ in ("and", "or", ",") for t in between) and all(
                 t.lower_ in ("and", "or", ",") or e.start <= t.head.i < e.end
                 or (t.head in between and t.dep_ in ("amod", "compound", "det")) for t in between):
             group.append(e)
@@ -542,11 +525,12 @@ def _from_first_number(ent):
     return Span(ent.doc, start, ent.end, label=ent.label_)
 
 
-def _with_counted_noun(ent):
-    """"45 million" -> "45 million people": a cardinal with the noun it counts."""
+def _with_counted_noun(ent, gap: int):
+    """"45 million" -> "45 million people": a cardinal with the noun it counts (at most `gap`
+    tokens after it)."""
     doc = ent.doc
     head = ent.root.head
-    if ent.label_ == "CARDINAL" and head.pos_ == "NOUN" and 0 <= head.i - ent.end <= 2:
+    if ent.label_ == "CARDINAL" and head.pos_ == "NOUN" and 0 <= head.i - ent.end <= gap:
         return doc[ent.start:head.i + 1]
     return ent
 
@@ -596,10 +580,11 @@ def _origin(token) -> bool:
 
 
 def fits(unit: Unit, q: Query, context: frozenset[str] = frozenset(),
-         measured: set[str] = frozenset()) -> bool:
+         measured: set[str] = frozenset(), cfg: AnswerConfig | None = None) -> bool:
     """Does the unit hold an answer of the expected type? A quantity must also be about what
     the question measures (`measured`: its specific nouns, in the unit or its paragraph
     `context`)."""
+    cfg = cfg or AnswerConfig()
     atype = q.answer_type
     if atype is AnswerType.REASON:
         return any(stem(t.lemma_.lower()) in CAUSAL_LEMMAS or _origin(t) for t in unit.span)
@@ -607,13 +592,13 @@ def fits(unit: Unit, q: Query, context: frozenset[str] = frozenset(),
         return bool(list_spans(unit.span, q.item_type, _question_spans(q))) or \
             unit.text.rstrip().endswith(":")
     if atype is AnswerType.QUANTITY:  # a figure, about what the question counts or measures
-        if measured and 2 * len(measured & (unit.terms | context)) < len(measured):
+        if measured and len(measured & (unit.terms | context)) < cfg.measured_share * len(measured):
             return False
-        return bool(typed_spans(unit, q)) or bool(figures(unit.text) - q.figures - q.years)
+        return bool(typed_spans(unit, q, cfg)) or bool(figures(unit.text) - q.figures - q.years)
     if atype in ENTITY_LABELS:
-        return bool(typed_spans(unit, q))
+        return bool(typed_spans(unit, q, cfg))
     if atype is AnswerType.DOCUMENT and q.item_type in ENTITY_LABELS:
-        return bool(typed_spans(unit, q))
+        return bool(typed_spans(unit, q, cfg))
     return True
 
 
@@ -634,16 +619,17 @@ def quantity_label(text: str) -> str:
     return "CARDINAL"
 
 
-def _near_year(span, years: list) -> int:
+def _near_year(span, years: list, gap: int) -> int:
     """How close a quantity is to the year asked about: "2.6 per cent in 2022" puts the year
-    right after its figure, so that order and gap count first, then the parse-tree distance."""
+    right after its figure (at most `gap` tokens on), so that order and gap count first, then
+    the parse-tree distance."""
     if not years:
         return 0
-    after = [y.i - span.end for y in years if 0 <= y.i - span.end <= 3]
-    return min(after) if after else 10 + _near(span, years)
+    after = [y.i - span.end for y in years if 0 <= y.i - span.end <= gap]
+    return min(after) if after else gap + 1 + _near(span, years)  # after every year right after
 
 
-def _words_near(span, points: list, reach: int = 3) -> int:
+def _words_near(span, points: list, reach: int) -> int:
     """How many different question words stand within `reach` edges of the span."""
     return len({term_of(a.lemma_) for a in points if not span.start <= a.i < span.end
                 and _tree_distance(span.root, a) <= reach})
@@ -660,16 +646,18 @@ def _tree_distance(a, b) -> int:
     up_a = [a, *a.ancestors]
     up_b = [b, *b.ancestors]
     common = next((t for t in up_a if t in up_b), None)
-    if common is None:
+    if common is None:  # tokens of different sentences: farther apart than any in one
         return 99
     return up_a.index(common) + up_b.index(common)
 
 
-def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
+def short_answer(q: Query, chosen: list[Candidate],
+                 cfg: AnswerConfig | None = None) -> tuple[str, int] | None:
     """A verbatim span of the expected type from the chosen units. Preferred, in order: the
     unit that shares most with the question; a span of the label the question's measure noun
     asks for ("what share" -> a percentage); the span nearest in the parse tree to the
     question's year, then to the noun it asks about ("the death toll"), then to its other words."""
+    cfg = cfg or AnswerConfig()
     atype = expected_type(q)
     if atype not in TYPED_ANSWERS or any(c.unit.text.rstrip().endswith(":") for c in chosen):
         return None  # no type to match, or a list given item by item
@@ -687,18 +675,19 @@ def short_answer(q: Query, chosen: list[Candidate]) -> tuple[str, int] | None:
         year_at = [t for t in tokens if t.like_num and t.text in q.years]  # see _near_year
         focus_at = [t for t in tokens if t.pos_ in ("NOUN", "PROPN") and term_of(t.lemma_) in focus]
         word_at = [t for t in tokens if term_of(t.lemma_) in q_terms]
-        for s in typed_spans(c.unit, q):
+        for s in typed_spans(c.unit, q, cfg):
             label = quantity_label(s.text) if atype is AnswerType.QUANTITY else s.label_
             counts = set(token_terms(s))  # "23 deaths" answers "how many deaths", not "2,412 cases"
             kind_ok = (not wanted_label or label == wanted_label) and (
                 not (counts and focus) or bool(counts & focus) or atype is not AnswerType.QUANTITY)
-            options.append((-round(c.lexical, 2), 0 if kind_ok else 1,
-                            _near_year(s, year_at),
+            options.append((-round(c.lexical, cfg.lexical_decimals), 0 if kind_ok else 1,
+                            _near_year(s, year_at, cfg.year_after_gap),
                             0 if atype is AnswerType.QUANTITY else _near(s, focus_at),
-                            -_words_near(s, word_at), _near(s, word_at), -len(s), s, c))
+                            -_words_near(s, word_at, cfg.words_near_reach), _near(s, word_at),
+                            -len(s), s, c))
     if not options or (wanted_label and all(o[1] for o in options)):
         return None  # nothing of the kind asked ("what share" and no percentage): no short answer
-    *_, best, c = min(options, key=lambda o: o[:7])
+    *_, best, c = min(options, key=lambda o: o[:-2])  # by the ranks, not the span or unit
     offset = best.start_char - c.unit.span.start_char
     verbatim = c.unit.text[offset:offset + len(best.text)].strip(" ,;:()")
     if verbatim.endswith(("'s", "’s", "´s")):
@@ -717,7 +706,8 @@ def _corroborating(c: Candidate, ev: Evidence) -> list[int]:
     own = ev.passages[c.passage_index]
     for o in ev.candidates:
         p = ev.passages[o.passage_index]
-        if p.doc_id != own.doc_id and stated & o.unit_figures and len(c.unit.terms & o.unit.terms) >= 2:
+        if (p.doc_id != own.doc_id and stated & o.unit_figures
+                and len(c.unit.terms & o.unit.terms) >= ev.config.corroboration_terms):
             return [o.passage_index]
     return []
 

@@ -32,6 +32,10 @@ _PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|its|their|there|on
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
              "4th": 4, "last": -1}
 _WHO_SAID = re.compile(r"\bwho (said|says|wrote|claims?|argued|argues)\b", re.IGNORECASE)
+# Sizes (general English; set by hand on the dev split):
+MAX_FOLLOWUP_TERMS = 2  # a question this short with a pronoun or a year leans on the last turn
+MIN_UNIT_WORDS = 3  # a cited unit or sentence of the previous answer this long can be an item
+MIN_ITEM_WORDS = 2  # an item of a list written in one sentence ("A; B; and C.") this long
 
 
 def _last(history: list[dict], role: str) -> str:
@@ -47,7 +51,8 @@ def is_followup(question: str, history: list[dict]) -> bool:
     if _FOLLOWUP_START.search(question):
         return True
     own_terms = terms(question)
-    return len(own_terms) <= 2 and bool(_PRONOUN.search(question) or years(question))
+    short = len(own_terms) <= MAX_FOLLOWUP_TERMS
+    return short and bool(_PRONOUN.search(question) or years(question))
 
 
 def resolve(question: str, history: list[dict]) -> str:
@@ -68,14 +73,14 @@ def resolve(question: str, history: list[dict]) -> str:
             # (split at the markers, then stripped: a leading \s* in the pattern would rescan
             # a long run of spaces from each of its positions)
             sentences = [u.strip().strip(" .") for u in re.split(r"(?:\[\d+\])+\.?", raw_a)
-                         if len(u.split()) > 2]
+                         if len(u.split()) >= MIN_UNIT_WORDS]
             if len(sentences) > 2 and sentences[0].endswith(":"):
                 sentences = sentences[1:]
             if len(sentences) < 2:
-                sentences = [s for s in split_sentences(prev_a) if len(s.split()) > 2]
+                sentences = [s for s in split_sentences(prev_a) if len(s.split()) >= MIN_UNIT_WORDS]
             if len(sentences) < max(n, 2):  # "A; B; and C." is a list in one sentence
                 sentences = [re.sub(r"^(and|or)\s+", "", s.strip(" .")) for s in re.split(r";|\n", prev_a)]
-                sentences = [s for s in sentences if len(s.split()) > 1]
+                sentences = [s for s in sentences if len(s.split()) >= MIN_ITEM_WORDS]
             if sentences and (n == -1 or n <= len(sentences)):
                 picked = sentences[n - 1] if n > 0 else sentences[-1]
                 return f"{picked} {question}"

@@ -14,7 +14,8 @@ evidence to cite) or None. The first check that fires decides.
                         (``refusal_model.json``; refit with ``bench/calibrate_refusal.py``)
 
 The LLM backends run the checks that need no answer (``PRE_GENERATION``) before generating,
-and their verdict stands over the model's text.
+and their verdict stands over the model's text. The checks' thresholds are fields of
+``AnswerConfig`` (``answer/config.py``), which the evidence carries (``ev.config``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 from assistant.answer.evidence import binds
 from assistant.answer.types import Refusal
 from assistant.nlp import stem, term_of, token_terms, verb_term
-from assistant.query import AnswerType
+from assistant.query import AnswerType, polarity_of
 
 if TYPE_CHECKING:
     from assistant.answer.extractive import Candidate, Evidence
@@ -40,7 +41,6 @@ MODEL_FILE = Path(__file__).with_name("refusal_model.json")
 TYPED = frozenset({AnswerType.QUANTITY, AnswerType.PERSON, AnswerType.ORGANISATION,
                    AnswerType.PLACE, AnswerType.DATE})
 NAME_TYPES = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC"})
-MIN_PREDICATE = 0.6  # share (IDF-weighted) of the question's predicate words a sentence must state
 
 
 @dataclass
@@ -76,7 +76,8 @@ def off_topic(ev: Evidence) -> Verdict | None:
     known_names = {t for e in q.entities for t in e.terms}
     content = set(q.terms) - known_names
     unknown = sorted(t for t in content if t not in ev.corpus.vocabulary)
-    if len(unknown) >= 2 and len(unknown) == len(content) and not known_names:
+    if (len(unknown) >= ev.config.off_topic_min_words and len(unknown) == len(content)
+            and not known_names):
         return Verdict(Refusal("off_topic", f"the brief never uses: {', '.join(unknown)}"))
     return None
 
@@ -139,11 +140,13 @@ def premise_mismatch(ev: Evidence) -> Verdict | None:
     conflict = direction_conflict(ev)
     if conflict is not None:
         return conflict
-    stated = [c for c in ev.candidates if c.pred >= MIN_PREDICATE and c.predicate_terms >= 2]
+    cfg = ev.config
+    stated = [c for c in ev.candidates
+              if c.pred >= cfg.min_predicate and c.predicate_terms >= cfg.premise_min_terms]
     if not stated or any(c.names_ok for c in stated):
         return None
     stated = [c for c in stated if c.other_names]  # stated about some other named place or party
-    if not stated or any(c.names_ok and c.pred >= MIN_PREDICATE / 2 for c in ev.candidates):
+    if not stated or any(c.names_ok and c.pred >= cfg.some_predicate for c in ev.candidates):
         return None
     names = [m for c in stated for m in c.missing_names]
     best = max(stated, key=lambda c: (c.pred, c.score))
@@ -167,17 +170,16 @@ def _anchor(token) -> set[str]:
 _HEDGES = frozenset({"not", "never", "no", "unlikely", "barely", "hardly"})
 
 
-def _directions(tokens, verbs_only: bool = False) -> list[tuple[int, set[str]]]:
-    """(polarity, what it is about) of each directional word that is not negated or hedged
-    ("unlikely to recover" states no direction)."""
-    from assistant.query import polarity_of
-
+def _directions(tokens, hedge_scope: int) -> list[tuple[int, set[str]]]:
+    """(polarity, what it is about) of each directional verb that is not negated or hedged
+    ("unlikely to recover" states no direction): no hedge among the verb, its nearest
+    ancestors (`hedge_scope` tokens in all) and their children."""
     out = []
     for t in tokens:
         p = polarity_of(t.lemma_)
-        if not p or (verbs_only and t.pos_ != "VERB"):
+        if not p or t.pos_ != "VERB":
             continue
-        scope = [t, *t.ancestors][:3]
+        scope = [t, *t.ancestors][:hedge_scope]
         if any(c.lower_ in _HEDGES for s in scope for c in [s, *s.children]):
             continue
         anchor = _anchor(t)
@@ -191,7 +193,8 @@ def direction_conflict(ev: Evidence) -> Verdict | None:
     the same thing fell (left, weakened, "least …"), and nowhere that it rose."""
     q = ev.query
     attributed = {t for f in q.frames if f.attribution for t in f.subject}
-    asked = [(p, a - attributed) for p, a in _directions(q.doc, verbs_only=True) if a - attributed]
+    hedge_scope = ev.config.hedge_scope
+    asked = [(p, a - attributed) for p, a in _directions(q.doc, hedge_scope) if a - attributed]
     if not asked:
         return None
     verbs = {stem(t.lemma_.lower()) for t in q.doc if t.pos_ == "VERB"}
@@ -200,7 +203,7 @@ def direction_conflict(ev: Evidence) -> Verdict | None:
         for c in ev.candidates:
             if c.missing_numbers or c.missing_names:
                 continue
-            for p, a in _directions(c.unit.span, verbs_only=True):
+            for p, a in _directions(c.unit.span, hedge_scope):
                 if a & verbs:  # "growth slowed" is still growth: not the opposite of "grow"
                     continue
                 if anchor <= a:
@@ -223,7 +226,7 @@ def figure_not_bound(ev: Evidence) -> Verdict | None:
         return None
     unbound = sorted(wanted - set().union(*(c.unit_numbers for c in ev.candidates)))
     unbound = unbound or sorted(wanted)
-    near = [c for c in ev.candidates if c.pred >= MIN_PREDICATE and c.unit_figures]
+    near = [c for c in ev.candidates if c.pred >= ev.config.min_predicate and c.unit_figures]
     correction = [max(near, key=lambda c: (c.pred, c.score))] if near else []
     return Verdict(Refusal("figure_not_bound", f"no sentence of the brief gives {', '.join(unbound)} "
                            "for this"), correction)
@@ -242,8 +245,10 @@ def answer_type_absent(ev: Evidence) -> Verdict | None:
     q = ev.query
     if q.answer_type not in TYPED:
         return None
+    cfg = ev.config
     if any(c.fits and c.names_ok and not c.missing_numbers
-           and (c.pred >= MIN_PREDICATE / 2 or c.lexical >= 0.35) for c in ev.candidates):
+           and (c.pred >= cfg.some_predicate or c.lexical >= cfg.type_absent_lexical)
+           for c in ev.candidates):
         return None
     what = {AnswerType.QUANTITY: "figure", AnswerType.DATE: "date", AnswerType.PLACE: "place",
             AnswerType.PERSON: "name", AnswerType.ORGANISATION: "organisation"}[q.answer_type]
@@ -257,17 +262,17 @@ class EvidenceModel:
     features: tuple[str, ...]
     weights: tuple[float, ...]
     bias: float
-    threshold: float = 0.5
+    threshold: float = 0.5  # P below which evidence is weak (refusal_model.json: the fitted one)
     provenance: str = ""
 
     def probability(self, values: dict[str, float]) -> float:
         z = self.bias + sum(w * values[f] for f, w in zip(self.features, self.weights))
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))  # clamped: exp() cannot overflow
 
 
-@lru_cache(maxsize=4)
-def load_model(path: Path = MODEL_FILE) -> EvidenceModel:
-    data = json.loads(Path(path).read_text("utf-8"))
+@lru_cache(maxsize=1)
+def load_model() -> EvidenceModel:
+    data = json.loads(MODEL_FILE.read_text("utf-8"))
     return EvidenceModel(tuple(data["features"]), tuple(data["weights"]), float(data["bias"]),
                          float(data.get("threshold", 0.5)), data.get("provenance", ""))
 
@@ -275,7 +280,7 @@ def load_model(path: Path = MODEL_FILE) -> EvidenceModel:
 def weak_evidence(ev: Evidence) -> Verdict | None:
     if ev.query.answer_type in (AnswerType.DOCUMENT, AnswerType.OVERVIEW):
         return None  # the document's own card, or a summary: nothing to be weak about
-    model = ev.model or load_model()
+    model = load_model()
     p = model.probability(ev.features())
     if p < model.threshold:
         return Verdict(Refusal("weak_evidence", f"the best evidence is weak (p={p:.2f} < "
@@ -285,7 +290,6 @@ def weak_evidence(ev: Evidence) -> Verdict | None:
 
 PRE_GENERATION: tuple[Check, ...] = (unknown_subject, off_topic, premise_mismatch, figure_not_bound)
 POLICY: tuple[Check, ...] = PRE_GENERATION + (subject_not_found, answer_type_absent, weak_evidence)
-CHECK_NAMES = tuple(c.__name__ for c in POLICY)
 
 
 def decide(ev: Evidence, checks: tuple[Check, ...] = POLICY) -> Verdict | None:

@@ -15,6 +15,8 @@ from assistant.nlp import sentences as parser_sentences
 CHUNKER_VERSION = 3  # bump when the chunk text, context or stored metadata change
 # (2: spaCy sentences; 3: each chunk records its document as its llama-index SOURCE, and
 # its embedding context)
+SPECIAL_TOKENS = 2  # the encoder adds [CLS] and [SEP] to every input, inside its window
+MAX_CHARS_PER_TOKEN = 32  # a word piece is rarely longer: bounds the search for a prefix
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def context_for(doc: Document, paragraph: Paragraph) -> str:
 
 def prefix_within(text: str, budget: int, count: Callable[[str], int]) -> str:
     """The longest prefix of `text` within the budget (at least one character)."""
-    hi = min(len(text), 32 * budget)  # a word piece is rarely longer than 32 characters
+    hi = min(len(text), MAX_CHARS_PER_TOKEN * budget)
     while hi < len(text) and count(text[:hi]) <= budget:
         hi = min(len(text), 2 * hi)
     lo = 1
@@ -100,9 +102,10 @@ def chunk_corpus(corpus: Corpus, count_tokens: Callable[[str], int], max_tokens:
     for doc in corpus.documents:
         for p in doc.paragraphs:
             context = context_for(doc, p)
-            if count_tokens(context) > max_tokens // 2:  # a huge title or heading
-                context = prefix_within(context, max_tokens // 2, count_tokens)
-            budget = max_tokens - 2 - count_tokens(context + "\n\n")
+            context_budget = max_tokens // 2  # a huge title or heading leaves the text half
+            if count_tokens(context) > context_budget:
+                context = prefix_within(context, context_budget, count_tokens)
+            budget = max_tokens - SPECIAL_TOKENS - count_tokens(context + "\n\n")
             text = p.search_text
             runs = [text] if count_tokens(text) <= budget else pack_sentences(
                 split(text), budget, count_tokens)
