@@ -32,7 +32,7 @@ def collect(assistant, items) -> tuple[np.ndarray, np.ndarray, int, int]:
     rows, labels, ruled_right, ruled_wrong = [], [], 0, 0
     for item in items:
         query = assistant.analyse(item.question, list(item.history))
-        passages = assistant.engine.retriever.search(query, k=8)
+        passages = assistant.engine.retriever.search(query)
         ev = assistant.engine.extractive.evidence(query, passages)
         if query.answer_type.value == "overview":
             continue

@@ -16,7 +16,6 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 OPED = CORPUS / "oped-road-back-to-multilateralism.md"
-DIGEST = CORPUS / "wesp2021-digest.md"
 RAW_OPED = ROOT.parent / "shared" / "corpus" / "oped-road-back-to-multilateralism.txt"
 BUNDLED = "bundled:all-MiniLM-L6-v2"
 

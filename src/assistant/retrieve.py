@@ -174,7 +174,7 @@ class Retriever:
             if note is not None:
                 footnote = f"footnote {label}: {short_reference(note.text)}"
         return Passage(pid, p.doc_id, doc.title, p.label, p.kind.value, p.section_path, p.page,
-                       p.text, score, dense, footnote, doc.kind)
+                       p.text, score, dense, footnote)
 
 
 def short_reference(note: str) -> str:

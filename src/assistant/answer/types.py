@@ -29,7 +29,6 @@ class Passage:
     score: float  # fused retrieval score, higher is better
     dense: float = 0.0  # cosine similarity of the best chunk
     footnote: str | None = None  # "footnote 1: WESP 2021, p. 116" when linked
-    doc_kind: str = ""  # article | digest | report | document
 
 
 @dataclass

@@ -76,12 +76,17 @@ suggest suggests suggested mention mentions mentioned highlight highlights highl
 points pointed add adds added author describe describes described call calls called show shows
 showed according accord also overall
 """))
+# A range marker "[2-4]" cites every passage in it; a wider one ("[1-2021]") is not a range of
+# the at most top_k (8) passages a model is given, so its two ends are read as numbers.
+MAX_MARKER_RANGE = 10
+
+
 # -- parsing ------------------------------------------------------------------------------------
 def _marker_numbers(body: str) -> list[int]:
     out: list[int] = []
     for part in re.split(r"\s*(?:,|;|and)\s*", body):
         bounds = [int(x) for x in re.split(r"\s*[-–]\s*", part) if x.strip().isdigit()]
-        if len(bounds) == 2 and 0 <= bounds[1] - bounds[0] <= 10:
+        if len(bounds) == 2 and 0 <= bounds[1] - bounds[0] <= MAX_MARKER_RANGE:
             out.extend(range(bounds[0], bounds[1] + 1))
         else:
             out.extend(bounds)

@@ -393,7 +393,6 @@ def build_app(assistant) -> gr.Blocks:
         demo.load(handlers.documents, None, docs_html, api_visibility="private",
                   show_progress="hidden")
 
-    demo.ba_handlers = handlers
     demo.ba_launch_kwargs = {"css": CSS}
     return demo
 

@@ -20,7 +20,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
@@ -30,6 +30,7 @@ from jinja2.ext import Extension
 
 from assistant.answer.types import MAX_QUESTION_CHARS, REFUSAL, Answer, Citation
 from assistant.corpus.injection import summary as injection_summary
+from assistant.retrieve import short_reference
 
 PANEL_CONTEXT = 1  # neighbouring paragraphs shown on each side in "show in context"
 EXCERPT_CHARS = 160
@@ -93,8 +94,6 @@ class Turn:
     answer: Answer | None = None
     error: str | None = None
     doc: str | None = None
-    asked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
-        timespec="seconds"))
 
 
 def history_for(turns: Sequence[Turn]) -> list[dict]:
@@ -296,8 +295,6 @@ def paragraph_label(corpus, pid: str) -> str:
         return pid
     doc = corpus.document(para.doc_id)
     for label, text in _footnotes(doc, para):
-        from assistant.retrieve import short_reference  # lazy: retrieve imports llama-index
-
         return f"{para.label} → footnote {label}: {short_reference(text)}"
     return para.label
 
