@@ -43,9 +43,10 @@ run: index
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The development loop: unit tests only (no subprocesses, real model, browser or Chroma server).
+# The development loop: unit tests only (no subprocesses, real model, browser or Chroma server),
+# two at a time (pytest-xdist).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not browser and not server" -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not browser and not server" -q -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
