@@ -58,3 +58,15 @@ def test_a_document_filter_names_what_it_accepts(corpus_dir, make_settings):
     assert corpus.select("report") == corpus.select("wesp") == ["wesp2021-digest"]
     with pytest.raises(AssistantError, match="Use one of: all, report, oped"):
         corpus.select("opinion")
+
+
+def test_the_document_filter_choices_come_from_the_corpus_metadata(corpus_dir, make_settings):
+    corpus = Assistant(make_settings(corpus_dir)).corpus
+    assert corpus.filters() == [("All documents", "all"), ("Op-ed", "oped"), ("UN report", "report")]
+    for choice in corpus.filters():
+        corpus.select(choice[1])  # every choice is a filter the corpus accepts
+    (corpus_dir / "wesp2021-digest.md").unlink()
+    (corpus_dir / "notes.md").write_text("---\ntitle: Field notes\n---\n\nSome text.\n", "utf-8")
+    corpus = Assistant(make_settings(corpus_dir)).corpus
+    assert corpus.filters() == [("All documents", "all"), ("Field notes", "notes"),
+                                ("Op-ed", "oped")]  # files in name order; no report left

@@ -54,6 +54,20 @@ class Corpus:
         doc = self.document(doc_id)
         return doc.by_id(paragraph_id) if doc else None
 
+    def filters(self) -> list[tuple[str, str]]:
+        """The document filter's choices as (label, value): all documents, each document that
+        is not a report by its short title, and the reports together, named by the first
+        alias of the first report (sources.toml), since a reader asks for "the UN report"."""
+        reports = [d for d in self.documents if d.kind in REPORT_KINDS]
+        choices = [("All documents", "all")]
+        choices += [(d.short_title or d.title, d.doc_id) for d in self.documents
+                    if d.kind not in REPORT_KINDS]
+        if reports:
+            aliases = reports[0].meta.get("aliases") or []
+            label = str(aliases[0]) if aliases else reports[0].short_title or reports[0].title
+            choices.append((label, "report"))
+        return choices
+
     def select(self, doc: str | None) -> list[str] | None:
         """The doc_ids a document filter names: a doc_id, or "report" for every digest and
         report document; None (no filter) for "all" or nothing."""

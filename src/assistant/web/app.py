@@ -42,7 +42,6 @@ from assistant.web import render
 
 log = logging.getLogger(__name__)
 
-DOC_CHOICES = [("All documents", "all"), ("Op-ed", "oped"), ("UN report", "report")]
 EXAMPLES = [
     "How many people were pushed into poverty in Latin America?",
     "How much did world output contract in 2020?",
@@ -351,7 +350,7 @@ def build_app(assistant) -> gr.Blocks:
                         ask = gr.Button("Ask", variant="primary", scale=1, min_width=80,
                                         elem_id="ba-ask")
                     with gr.Row():
-                        doc = gr.Radio(DOC_CHOICES, value="all", label="Search in",
+                        doc = gr.Radio(assistant.corpus.filters(), value="all", label="Search in",
                                        elem_id="ba-doc", scale=3)
                         backend = gr.Dropdown(
                             [(BACKEND_LABELS.get(b, b), b) for b in backends],
