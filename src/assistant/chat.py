@@ -17,6 +17,7 @@ from assistant.corpus.loader import Corpus, load_corpus
 from assistant.engine import Engine
 from assistant.errors import LLMUnavailableError
 from assistant.index.embedding import Embedder, VectorCache, load_embedder
+from assistant.index.reader import open_index
 from assistant.index.rebuild import Progress, RebuildReport, rebuild
 from assistant.index.status import IndexStatus, StaleWatch, deep_check, index_status
 from assistant.index.store import reading
@@ -96,9 +97,10 @@ class Assistant:
         """Fresh or not, and why; `deep` adds sampled self-queries against the store."""
         status = index_status(self.settings, self.corpus)
         if deep and status.manifest is not None and not status.store_problems:
-            with reading(self.settings.chroma_url):
-                status.deep = deep_check(self.settings, status.manifest,
-                                         self.engine.index.collection, self.embedder)
+            with reading(self.settings.chroma_url):  # the store alone: no sidecar, no BM25
+                index = open_index(self.settings, self.embedder)
+                status.deep = deep_check(self.settings, status.manifest, index.collection,
+                                         self.embedder)
             if status.deep["failures"]:
                 status.fresh = False
                 status.reasons.append(f"{len(status.deep['failures'])} of {status.deep['samples']} "

@@ -462,10 +462,4 @@ class Backends:
 
     def available(self) -> list[str]:
         """Backends that are configured and reachable now (extractive always)."""
-        names = ["extractive"]
-        for name in LLM_BACKENDS:
-            if name == "openai" and not self.settings.llm_base_url:
-                continue  # not configured: no need to try the network
-            if self.ready(name)[0] is not None:
-                names.append(name)
-        return names
+        return ["extractive"] + [name for name in LLM_BACKENDS if self.ready(name)[0] is not None]
